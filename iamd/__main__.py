@@ -1,0 +1,3 @@
+from iamd.cli.main import main
+
+raise SystemExit(main())

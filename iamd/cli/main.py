@@ -1,0 +1,155 @@
+"""The ``iamd`` command: serve, and the admin commands that work on the same store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from iamd.core.config import Settings, settings_from_env
+
+
+def _store_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--data-dir", type=Path, default=default, help="data directory (env IAMD_DATA_DIR)")
+    parser.add_argument(
+        "--database-url",
+        default=default,
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db (env IAMD_DATABASE_URL); default: SQLite in DIR",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iamd", description="Self-hosted AWS-compatible IAM and STS.")
+    _store_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    _store_options(serve, suppress=True)
+    serve.add_argument("--host", default=None, help="listen address (env IAMD_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="listen port (env IAMD_PORT, default 8080)")
+    serve.add_argument("--workers", type=int, default=None, help="worker processes (env IAMD_WORKERS, default 1)")
+    serve.add_argument("--dev", action="store_true", default=None, help="enable POST /_iamd/reset (env IAMD_DEV)")
+    serve.add_argument("--partition", choices=("aws", "aws-cn", "aws-us-gov"), default=None)
+    serve.add_argument("--region", default=None, help="default region (env IAMD_REGION)")
+    serve.add_argument("--log-level", default=None, choices=("debug", "info", "warning", "error"))
+
+    acc = sub.add_parser("accounts", help="manage accounts")
+    _store_options(acc, suppress=True)
+    acc_sub = acc.add_subparsers(dest="accounts_command", required=True)
+    create = acc_sub.add_parser("create", help="create an account and print its root access key as JSON")
+    create.add_argument("--account-id", default=None)
+    create.add_argument("--name", default=None)
+    acc_sub.add_parser("list", help="list accounts as JSON")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return settings_from_env(
+        data_dir=getattr(args, "data_dir", None),
+        database_url=getattr(args, "database_url", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
+        dev=getattr(args, "dev", None),
+        partition=getattr(args, "partition", None),
+        region=getattr(args, "region", None),
+        log_level=getattr(args, "log_level", None),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        print(f"iamd: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.data_dir is None and settings.database_url is None:
+        print("iamd: give --data-dir (or IAMD_DATA_DIR) or --database-url", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return serve(settings)
+    return accounts_command(args, settings)
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from iamd.services.runtime import ConfigError, Runtime
+
+    try:
+        runtime = Runtime(settings)
+        runtime.prepare_store()
+        runtime.bootstrap()
+        runtime.close()
+    except ConfigError as exc:
+        print(f"iamd: {exc}", file=sys.stderr)
+        return 2
+    _export_settings(settings)
+    os.environ["IAMD_STORE_PREPARED"] = "1"
+    uvicorn.run(
+        "iamd.web.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers if settings.workers > 1 else None,
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+    )
+    return 0
+
+
+def _export_settings(settings: Settings) -> None:
+    """Workers are separate processes: hand them the settings through IAMD_* variables."""
+    values = {
+        "IAMD_DATA_DIR": str(settings.data_dir.resolve()) if settings.data_dir else None,
+        "IAMD_DATABASE_URL": settings.database_url,
+        "IAMD_PARTITION": settings.partition,
+        "IAMD_REGION": settings.region,
+        "IAMD_DEV": "1" if settings.dev else "0",
+        "IAMD_LOG_LEVEL": settings.log_level,
+    }
+    for key, value in values.items():
+        if value is not None:
+            os.environ[key] = value
+
+
+def accounts_command(args: argparse.Namespace, settings: Settings) -> int:
+    from iamd.services import accounts
+    from iamd.services.runtime import ConfigError, Runtime
+
+    try:
+        runtime = Runtime(settings)
+        runtime.prepare_store()
+    except ConfigError as exc:
+        print(f"iamd: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.accounts_command == "create":
+            try:
+                with runtime.db.write() as conn:
+                    creds = accounts.create_account(
+                        conn, runtime.box, runtime.clock, account_id=args.account_id, name=args.name
+                    )
+            except accounts.AccountError as exc:
+                print(f"iamd: {exc}", file=sys.stderr)
+                return 1
+            print(json.dumps(creds.as_json(), indent=2))
+        else:
+            with runtime.db.read() as conn:
+                print(json.dumps(accounts.list_accounts(conn), indent=2))
+    finally:
+        runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

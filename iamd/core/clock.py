@@ -1,0 +1,51 @@
+"""The one clock.  Everything that depends on time takes a Clock; tests move it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def time(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+    def now(self) -> datetime:
+        """Timezone-aware UTC now."""
+        ...
+
+
+class SystemClock:
+    def time(self) -> float:
+        return time.time()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock that only moves when told to (tests)."""
+
+    def __init__(self, start: datetime | float) -> None:
+        self._t = start.timestamp() if isinstance(start, datetime) else float(start)
+
+    def time(self) -> float:
+        return self._t
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._t, UTC)
+
+    def advance(self, seconds: float) -> None:
+        self._t += seconds
+
+    def set(self, when: datetime | float) -> None:
+        self._t = when.timestamp() if isinstance(when, datetime) else float(when)
+
+
+def utc_from_timestamp(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+ZERO = timedelta(0)

@@ -1,0 +1,93 @@
+"""Secrets at rest: AES-256-GCM under a master key kept outside the database.
+
+Ciphertext layout: ``0x01 | key-id (4 bytes) | nonce (12 bytes) | ciphertext+tag``.
+The key id lets a key ring hold retired keys for decryption while new data is
+written under the primary key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_VERSION = 1
+KEY_BYTES = 32
+
+
+class MasterKeyError(Exception):
+    """The master key is missing, malformed or does not open this database's secrets."""
+
+
+def key_id(key: bytes) -> bytes:
+    return hashlib.sha256(b"iamd-key-id" + key).digest()[:4]
+
+
+class SecretBox:
+    def __init__(self, primary: bytes, retired: tuple[bytes, ...] = ()) -> None:
+        for k in (primary, *retired):
+            if len(k) != KEY_BYTES:
+                raise MasterKeyError("a master key must be 32 bytes (base64 of 32 random bytes)")
+        self._primary_id = key_id(primary)
+        self._keys = {key_id(k): AESGCM(k) for k in (primary, *retired)}
+        self._primary = self._keys[self._primary_id]
+
+    def encrypt(self, plaintext: bytes, aad: bytes = b"") -> bytes:
+        nonce = os.urandom(12)
+        return bytes([_VERSION]) + self._primary_id + nonce + self._primary.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, blob: bytes, aad: bytes = b"") -> bytes:
+        if len(blob) < 1 + 4 + 12 + 16 or blob[0] != _VERSION:
+            raise MasterKeyError("ciphertext is malformed")
+        aes = self._keys.get(bytes(blob[1:5]))
+        if aes is None:
+            raise MasterKeyError("ciphertext was written under a master key this server does not hold")
+        try:
+            return aes.decrypt(bytes(blob[5:17]), bytes(blob[17:]), aad)
+        except Exception as exc:  # cryptography raises InvalidTag
+            raise MasterKeyError("ciphertext failed authentication") from exc
+
+    def encrypt_text(self, text: str, aad: str = "") -> bytes:
+        return self.encrypt(text.encode(), aad.encode())
+
+    def decrypt_text(self, blob: bytes, aad: str = "") -> str:
+        return self.decrypt(blob, aad.encode()).decode()
+
+
+def decode_key(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except ValueError as exc:
+        raise MasterKeyError("master key is not valid base64") from exc
+    if len(raw) != KEY_BYTES:
+        raise MasterKeyError("master key must decode to 32 bytes")
+    return raw
+
+
+def new_key_text() -> str:
+    return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+
+
+def load_or_create_key_file(path: Path) -> bytes:
+    if path.exists():
+        return decode_key(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, (new_key_text() + "\n").encode())
+    except FileExistsError:
+        pass
+    finally:
+        os.close(fd)
+    return decode_key(path.read_text())
+
+
+def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:
+    ab = a.encode() if isinstance(a, str) else a
+    bb = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(ab, bb)

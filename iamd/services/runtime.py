@@ -1,0 +1,162 @@
+"""One node's long-lived objects: settings, clock, database, key ring, caches, verifier."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from iamd.auth.credentials import CredentialResolver
+from iamd.auth.sigv4 import SigV4Verifier
+from iamd.core.clock import Clock, SystemClock
+from iamd.core.config import Settings
+from iamd.core.crypto import MasterKeyError, SecretBox, decode_key, load_or_create_key_file
+from iamd.services import accounts
+from iamd.services.registry import Operation, load_all
+from iamd.store import tables as t
+from iamd.store.cache import GenerationWatcher
+from iamd.store.db import Database
+
+log = logging.getLogger("iamd")
+
+_KEY_CHECK = "master_key_check"
+_KEY_CHECK_PLAINTEXT = b"iamd master key check"
+
+
+class ConfigError(Exception):
+    """The node cannot start with these settings; the message says what to change."""
+
+
+def load_master_key(settings: Settings) -> bytes:
+    if settings.master_key:
+        return decode_key(settings.master_key)
+    if settings.master_key_file:
+        return decode_key(settings.master_key_file.read_text())
+    if settings.data_dir is not None:
+        return load_or_create_key_file(settings.data_dir / "master.key")
+    raise ConfigError("no master key: set IAMD_MASTER_KEY or IAMD_MASTER_KEY_FILE, or give --data-dir")
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        try:
+            self.box = SecretBox(load_master_key(settings))
+        except MasterKeyError as exc:
+            raise ConfigError(str(exc)) from exc
+        self.db = Database(settings.effective_database_url)
+        self.resolver = CredentialResolver(self.db, self.box, settings.partition)
+        self.watcher = GenerationWatcher(self.db, self.clock, settings.cache_refresh_seconds)
+        self.watcher.subscribe(self.resolver.clear)
+        self.verifier = SigV4Verifier(self.clock, max_skew_seconds=settings.max_skew_seconds)
+        self.operations: Mapping[tuple[str, str], Operation] = load_all()
+        self.key_usage = KeyUsageRecorder(self.db)
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    def prepare_store(self) -> None:
+        """Migrate the schema and check that the master key opens this database."""
+        self.db.migrate()
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == _KEY_CHECK)).first()
+            if row is None:
+                blob = base64.b64encode(self.box.encrypt(_KEY_CHECK_PLAINTEXT)).decode()
+                conn.execute(t.settings.insert().values(key=_KEY_CHECK, value=blob))
+            else:
+                try:
+                    self.box.decrypt(base64.b64decode(row.value))
+                except MasterKeyError as exc:
+                    raise ConfigError(
+                        "the master key does not open this database's secrets: "
+                        "start with the master key the database was created with"
+                    ) from exc
+
+    def bootstrap(self) -> accounts.RootCredentials | None:
+        """Create the default account on an empty store; return its root key if it was generated."""
+        s = self.settings
+        generated = s.bootstrap_root_access_key_id is None
+        if generated and s.data_dir is None:
+            raise ConfigError(
+                "cannot write root-credentials.json without --data-dir: "
+                "set IAMD_ROOT_ACCESS_KEY_ID and IAMD_ROOT_SECRET_ACCESS_KEY"
+            )
+        with self.db.write() as conn:
+            if accounts.has_default_account(conn):
+                return None
+            try:
+                creds = accounts.create_account(
+                    conn,
+                    self.box,
+                    self.clock,
+                    account_id=s.bootstrap_account_id,
+                    name="default",
+                    root_access_key_id=s.bootstrap_root_access_key_id,
+                    root_secret_access_key=s.bootstrap_root_secret_access_key,
+                    is_default=True,
+                )
+            except accounts.AccountError as exc:
+                raise ConfigError(f"cannot create the default account: {exc}") from exc
+        if generated and s.data_dir is not None:
+            path = s.data_dir / "root-credentials.json"
+            accounts.write_credentials_file(path, creds)
+            log.info("default account %s created; its root access key is in %s", creds.account_id, path)
+        else:
+            log.info("default account %s created with the root access key from the environment", creds.account_id)
+        self.watcher.invalidate()
+        return creds
+
+    def reset(self) -> None:
+        """Dev only: wipe every entity and re-create the default account."""
+        self.key_usage.discard()
+        self.db.wipe()
+        self.watcher.invalidate()
+        self.bootstrap()
+
+    def close(self) -> None:
+        self.key_usage.flush()
+        self.db.dispose()
+
+    @property
+    def credentials_path(self) -> Path | None:
+        return self.settings.data_dir / "root-credentials.json" if self.settings.data_dir else None
+
+
+class KeyUsageRecorder:
+    """Access-key last-used data, gathered in memory and written in batches off the hot path."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: dict[str, tuple[float, str, str]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, access_key_id: str, when: float, service: str, region: str) -> None:
+        self._pending[access_key_id] = (when, service, region)
+
+    def discard(self) -> None:
+        with self._lock:
+            self._pending = {}
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        k = t.access_keys
+        try:
+            with self._db.engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
+                for key_id, (when, service, region) in pending.items():
+                    conn.execute(
+                        k.update()
+                        .where(k.c.id == key_id)
+                        .values(last_used_at=when, last_used_service=service, last_used_region=region)
+                    )
+        except sa.exc.DBAPIError:
+            log.warning("could not record access key usage; will retry")
+            with self._lock:
+                for key_id, value in pending.items():
+                    self._pending.setdefault(key_id, value)

@@ -1,0 +1,164 @@
+"""Engine, transactions and migrations, identical on SQLite and PostgreSQL.
+
+Every API request runs in exactly one transaction: ``Database.write()`` for requests that
+change state (SQLite: ``BEGIN IMMEDIATE`` so that two processes never deadlock on a lock
+upgrade; every write also bumps the shared generation counter that other nodes poll to drop
+their caches), ``Database.read()`` for the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from iamd.core.errors import ServiceUnavailable
+from iamd.store import tables
+
+log = logging.getLogger(__name__)
+
+GENERATION_ROW = 1
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = sa.make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            path = self.url.database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["pool_size"] = 8
+            kwargs["max_overflow"] = 8
+        else:
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_size"] = 8
+            kwargs["max_overflow"] = 8
+        self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            self._install_sqlite_hooks()
+
+    # -- SQLite specifics ------------------------------------------------------------------------
+
+    def _install_sqlite_hooks(self) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get("iamd_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+    # -- transactions -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            raise _unavailable(exc) from exc
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction; commits (and bumps the generation) when the block succeeds."""
+        try:
+            with self.engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
+                yield conn
+                bump_generation(conn)
+        except sa.exc.DBAPIError as exc:
+            raise _unavailable(exc) from exc
+
+    def current_generation(self) -> int:
+        with self.read() as conn:
+            value = conn.execute(
+                sa.select(tables.generation.c.value).where(tables.generation.c.id == GENERATION_ROW)
+            ).scalar()
+        return int(value or 0)
+
+    # -- schema -------------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (safe when several processes start at once)."""
+        from alembic import command
+
+        with self._migration_lock(), self.engine.begin() as conn:
+            cfg = alembic_config(conn)
+            command.upgrade(cfg, "head")
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.is_sqlite:
+            path = self.url.database
+            if not path or path == ":memory:":
+                yield
+                return
+            with open(f"{path}.migrate-lock", "a+") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        else:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT pg_advisory_lock(726574)")
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.exec_driver_sql("SELECT pg_advisory_unlock(726574)")
+                    conn.commit()
+
+    def wipe(self) -> None:
+        """Delete every row of every table (dev reset)."""
+        with self.write() as conn:
+            for table in reversed(tables.metadata.sorted_tables):
+                if table.name in ("generation", "settings"):
+                    continue
+                conn.execute(table.delete())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def bump_generation(conn: Connection) -> None:
+    g = tables.generation
+    result = conn.execute(
+        g.update().where(g.c.id == GENERATION_ROW).values(value=g.c.value + 1, changed_at=time.time())
+    )
+    if result.rowcount == 0:
+        conn.execute(g.insert().values(id=GENERATION_ROW, value=1, changed_at=time.time()))
+
+
+def alembic_config(conn: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    if conn is not None:
+        cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _unavailable(exc: sa.exc.DBAPIError) -> ServiceUnavailable:
+    log.error("database error: %s", type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__)
+    return ServiceUnavailable("The service is unavailable: its database did not answer. Please retry.")

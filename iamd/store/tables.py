@@ -1,0 +1,271 @@
+"""The schema.  Times are epoch seconds (double) so SQLite and PostgreSQL agree exactly.
+
+Names are unique per account case-insensitively, as in AWS: every named entity keeps its
+display ``name`` and a lower-cased ``name_key`` that carries the unique index and orders
+keyset pagination.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = sa.String(32)
+ACCOUNT = sa.String(12)
+NAME = sa.String(128)
+PATH = sa.String(512)
+ARN = sa.String(2048)
+TIME: sa.Double[float] = sa.Double()
+
+# --- bookkeeping --------------------------------------------------------------------------
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+generation = sa.Table(
+    "generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("changed_at", TIME, nullable=False),
+)
+
+# --- accounts -------------------------------------------------------------------------------
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", ACCOUNT, primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("root_email", sa.String(256), nullable=True),
+    sa.Column("root_password_hash", sa.String(256), nullable=True),
+    sa.Column("is_default", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+account_aliases = sa.Table(
+    "account_aliases",
+    metadata,
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("alias", sa.String(63), nullable=False, unique=True),
+)
+
+password_policies = sa.Table(
+    "password_policies",
+    metadata,
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
+# --- principals ------------------------------------------------------------------------------
+
+
+def _named(table: str, *columns: sa.Column[object]) -> sa.Table:
+    return sa.Table(
+        table,
+        metadata,
+        sa.Column("id", ID, primary_key=True),
+        sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("name", NAME, nullable=False),
+        sa.Column("name_key", NAME, nullable=False),
+        sa.Column("path", PATH, nullable=False),
+        sa.Column("created_at", TIME, nullable=False),
+        *columns,
+        sa.UniqueConstraint("account_id", "name_key", name=f"uq_{table}_account_name"),
+    )
+
+
+users = _named(
+    "users",
+    sa.Column("permissions_boundary", ARN, nullable=True),
+    sa.Column("password_last_used", TIME, nullable=True),
+)
+
+groups = _named("groups")
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_id", ID, sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index("ix_group_members_user", "user_id"),
+)
+
+roles = _named(
+    "roles",
+    sa.Column("trust_policy", sa.Text, nullable=False),
+    sa.Column("description", sa.String(1000), nullable=True),
+    sa.Column("max_session_duration", sa.Integer, nullable=False),
+    sa.Column("permissions_boundary", ARN, nullable=True),
+    sa.Column("last_used_at", TIME, nullable=True),
+    sa.Column("last_used_region", sa.String(64), nullable=True),
+    sa.Column("service_linked", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+instance_profiles = _named("instance_profiles")
+
+instance_profile_roles = sa.Table(
+    "instance_profile_roles",
+    metadata,
+    sa.Column("instance_profile_id", ID, sa.ForeignKey("instance_profiles.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role_id", ID, sa.ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index("ix_instance_profile_roles_role", "role_id"),
+)
+
+# --- policies ---------------------------------------------------------------------------------
+
+managed_policies = sa.Table(
+    "managed_policies",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    # 12-digit account id, or "aws" for AWS-managed policies
+    sa.Column("account_id", ACCOUNT, nullable=False),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("name_key", NAME, nullable=False),
+    sa.Column("path", PATH, nullable=False),
+    sa.Column("arn", ARN, nullable=False, unique=True),
+    sa.Column("description", sa.String(1000), nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Column("default_version", sa.String(20), nullable=False),
+    sa.Column("next_version", sa.Integer, nullable=False),
+    sa.Column("is_attachable", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_managed_policies_account_name"),
+)
+
+policy_versions = sa.Table(
+    "policy_versions",
+    metadata,
+    sa.Column("policy_id", ID, sa.ForeignKey("managed_policies.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version_id", sa.String(20), primary_key=True),
+    sa.Column("version_number", sa.Integer, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+)
+
+# principal_type: "user" | "group" | "role"
+policy_attachments = sa.Table(
+    "policy_attachments",
+    metadata,
+    sa.Column("policy_id", ID, sa.ForeignKey("managed_policies.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("principal_type", sa.String(8), primary_key=True),
+    sa.Column("principal_id", ID, primary_key=True),
+    sa.Index("ix_policy_attachments_principal", "principal_type", "principal_id"),
+)
+
+inline_policies = sa.Table(
+    "inline_policies",
+    metadata,
+    sa.Column("principal_type", sa.String(8), primary_key=True),
+    sa.Column("principal_id", ID, primary_key=True),
+    sa.Column("name_key", NAME, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
+# --- credentials -------------------------------------------------------------------------------
+
+access_keys = sa.Table(
+    "access_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    # NULL for the account root's keys
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("secret_enc", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("last_used_at", TIME, nullable=True),
+    sa.Column("last_used_service", sa.String(64), nullable=True),
+    sa.Column("last_used_region", sa.String(64), nullable=True),
+    sa.Index("ix_access_keys_user", "user_id"),
+    sa.Index("ix_access_keys_account", "account_id"),
+)
+
+login_profiles = sa.Table(
+    "login_profiles",
+    metadata,
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("password_hash", sa.String(256), nullable=False),
+    sa.Column("reset_required", sa.Boolean, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("password_changed_at", TIME, nullable=False),
+)
+
+ssh_public_keys = sa.Table(
+    "ssh_public_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("uploaded_at", TIME, nullable=False),
+    sa.Index("ix_ssh_public_keys_user", "user_id"),
+)
+
+signing_certificates = sa.Table(
+    "signing_certificates",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("uploaded_at", TIME, nullable=False),
+    sa.Index("ix_signing_certificates_user", "user_id"),
+)
+
+server_certificates = _named(
+    "server_certificates",
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("chain", sa.Text, nullable=True),
+    sa.Column("private_key_enc", sa.LargeBinary, nullable=False),
+    sa.Column("expiration", TIME, nullable=True),
+)
+
+# --- tags ----------------------------------------------------------------------------------------
+
+# resource_type: user | role | policy | instance-profile | server-certificate | mfa | oidc | saml
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("resource_type", sa.String(24), primary_key=True),
+    sa.Column("resource_id", sa.String(64), primary_key=True),
+    sa.Column("key_lower", sa.String(128), primary_key=True),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+# --- reports and tasks -----------------------------------------------------------------------------
+
+credential_reports = sa.Table(
+    "credential_reports",
+    metadata,
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("generated_at", TIME, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+)
+
+deletion_tasks = sa.Table(
+    "deletion_tasks",
+    metadata,
+    sa.Column("id", sa.String(256), primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+)

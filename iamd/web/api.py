@@ -1,0 +1,127 @@
+"""The AWS Query API pipeline: parse, authenticate, validate, authorize, dispatch, serialize."""
+
+from __future__ import annotations
+
+import logging
+
+from iamd.core import ids
+from iamd.core.errors import (
+    AwsError,
+    InternalFailure,
+    InvalidAction,
+    InvalidClientTokenId,
+    InvalidHttpRequest,
+    MissingAuthenticationToken,
+    NotImplementedOperation,
+    RequestEntityTooLarge,
+    SignatureDoesNotMatch,
+)
+from iamd.core.http import HttpRequest
+from iamd.services import authz
+from iamd.services.context import RequestContext
+from iamd.services.runtime import Runtime
+from iamd.web.protocol.form import MAX_BODY, parse_form
+from iamd.web.protocol.model import ServiceSpec, load_service
+from iamd.web.protocol.query_parser import parse_action, parse_input
+from iamd.web.protocol.xml_serializer import serialize_error, serialize_result
+
+log = logging.getLogger("iamd.api")
+
+SERVICES = ("iam", "sts")
+UNSIGNED_STS_ACTIONS = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+class ApiHandler:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.specs: dict[str, ServiceSpec] = {name: load_service(name) for name in SERVICES}
+
+    def handle(self, request: HttpRequest) -> Response:
+        request_id = ids.request_id()
+        seen: list[ServiceSpec] = []
+        try:
+            return _xml(200, self._handle(request, request_id, seen), request_id)
+        except AwsError as err:
+            namespace = seen[0].xml_namespace if seen else None
+            return _xml(err.status, serialize_error(err, request_id, xml_namespace=namespace), request_id)
+        except Exception:
+            log.exception("unhandled error in request %s", request_id)
+            err = InternalFailure()
+            return _xml(err.status, serialize_error(err, request_id), request_id)
+
+    def _handle(self, request: HttpRequest, request_id: str, seen: list[ServiceSpec]) -> bytes:
+        rt = self.runtime
+        if len(request.body) > MAX_BODY:
+            raise RequestEntityTooLarge()
+        params = _request_params(request)
+        action = parse_action(params)
+        rt.watcher.refresh_if_due()
+
+        info = rt.verifier.parse(request)
+        if info is None:
+            if action in UNSIGNED_STS_ACTIONS:
+                raise NotImplementedOperation(f"iamd does not implement sts:{action} yet")
+            raise MissingAuthenticationToken()
+        service = info.service
+        if service not in self.specs:
+            raise SignatureDoesNotMatch("Credential should be scoped to correct service: 'iam'. ")
+        spec = self.specs[service]
+        seen.append(spec)
+
+        if info.access_key_id.startswith("ASIA"):
+            # Temporary credentials arrive with the STS issue; until then they are unknown.
+            raise InvalidClientTokenId()
+        resolved = rt.resolver.resolve(info.access_key_id)
+        rt.verifier.verify(request, info, resolved.secret_access_key)
+        caller = resolved.principal
+
+        if action not in spec.operations:
+            raise InvalidAction(f"Could not find operation {action} for version {spec.api_version}")
+        operation = rt.operations.get((service, action))
+        if operation is None:
+            raise NotImplementedOperation(f"iamd does not implement {service}:{action} yet")
+        inputs = parse_input(spec, action, params)
+        if not operation.skip_authorization:
+            authz.authorize(service, action, rt.settings.partition, caller, inputs)
+
+        db = rt.db
+        with db.write() if operation.writes else db.read() as conn:
+            ctx = RequestContext(
+                caller=caller,
+                conn=conn,
+                runtime=rt,
+                request_id=request_id,
+                region=info.region,
+                source_ip=request.source_ip,
+            )
+            result = operation.handler(ctx, inputs)
+        if operation.writes:
+            rt.watcher.invalidate()
+        rt.key_usage.record(info.access_key_id, rt.clock.time(), service, info.region)
+        return serialize_result(spec, action, dict(result) if result else None, request_id)
+
+
+def _request_params(request: HttpRequest) -> dict[str, str]:
+    if request.method == "POST":
+        params = parse_form(request.query_string) if request.query_string else {}
+        body_params = parse_form(request.body)
+        for key, value in body_params.items():
+            params[key] = value
+        return params
+    if request.method == "GET":
+        return parse_form(request.query_string)
+    raise InvalidHttpRequest(f"The HTTP method {request.method} is not supported: use POST or GET.")
+
+
+def _xml(status: int, body: bytes, request_id: str) -> Response:
+    return (
+        status,
+        [
+            (b"content-type", b"text/xml"),
+            (b"x-amzn-requestid", request_id.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        body,
+    )

@@ -1,0 +1,159 @@
+"""The ASGI application: /healthz, the AWS API on /, and the dev-only reset endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from iamd.core.config import Settings, settings_from_env
+from iamd.core.errors import RequestEntityTooLarge
+from iamd.core.http import HttpRequest
+from iamd.services.runtime import Runtime
+from iamd.web.api import ApiHandler
+from iamd.web.protocol.form import MAX_BODY
+from iamd.web.protocol.xml_serializer import serialize_error
+
+log = logging.getLogger("iamd")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+KEY_USAGE_FLUSH_SECONDS = 5.0
+
+
+class IamdApp:
+    def __init__(self, settings: Settings, runtime: Runtime | None = None, prepare: bool = True) -> None:
+        self.settings = settings
+        self.runtime = runtime or Runtime(settings)
+        self.api = ApiHandler(self.runtime)
+        self.ready = False
+        self._prepare = prepare
+        self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="iamd")
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    # -- lifespan ------------------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._prepare:
+                        await loop.run_in_executor(self._executor, self._startup)
+                    self.ready = True
+                    self._flusher = asyncio.create_task(self._flush_key_usage())
+                except Exception as exc:
+                    log.error("iamd cannot start: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._flusher is not None:
+                    self._flusher.cancel()
+                await loop.run_in_executor(self._executor, self.runtime.close)
+                self._executor.shutdown(wait=False)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _startup(self) -> None:
+        self.runtime.prepare_store()
+        self.runtime.bootstrap()
+
+    async def _flush_key_usage(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(KEY_USAGE_FLUSH_SECONDS)
+            try:
+                await loop.run_in_executor(self._executor, self.runtime.key_usage.flush)
+            except Exception:
+                log.warning("access key usage flush failed", exc_info=True)
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            if self.ready:
+                await _respond(send, 200, b"ok\n", b"text/plain")
+            else:
+                await _respond(send, 503, b"starting\n", b"text/plain")
+            return
+        if path == "/_iamd/reset" and self.settings.dev:
+            if method != "POST":
+                await _respond(send, 405, b"use POST\n", b"text/plain")
+                return
+            await asyncio.get_running_loop().run_in_executor(self._executor, self.runtime.reset)
+            await _respond(send, 200, b"reset\n", b"text/plain")
+            return
+        if path != "/":
+            await _respond(send, 404, b"not found\n", b"text/plain")
+            return
+        body = await _read_body(receive)
+        if body is None:
+            err = RequestEntityTooLarge()
+            await _respond(send, err.status, serialize_error(err, "0"), b"text/xml")
+            return
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        client = scope.get("client")
+        request = HttpRequest(
+            method=method,
+            path=scope.get("raw_path", path.encode()).decode("latin-1") or "/",
+            query_string=scope["query_string"].decode("latin-1"),
+            headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw_headers),
+            body=body,
+            source_ip=client[0] if client else "",
+            secure=scope.get("scheme") == "https",
+        )
+        status, headers, payload = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.api.handle, request
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app() -> IamdApp:
+    """uvicorn factory: settings from IAMD_* variables (the serve command sets them)."""
+    settings = settings_from_env()
+    prepare = os.environ.get("IAMD_STORE_PREPARED") != "1"
+    return IamdApp(settings, prepare=prepare)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from iamd.core.clock import FixedClock
+from iamd.core.config import Settings
+from iamd.core.crypto import new_key_text
+from iamd.services.runtime import Runtime
+from tests.support.server import postgres_database
+
+ACCOUNT = "111122223333"
+ROOT_KEY = "AKIAZZZZZZZZZZZZZZZZ"
+ROOT_SECRET = "storagesecretstoragesecretstoragesecret0"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty store on each backend (PostgreSQL: a new database)."""
+    base = dict(
+        data_dir=tmp_path,
+        master_key=new_key_text(),
+        bootstrap_account_id=ACCOUNT,
+        bootstrap_root_access_key_id=ROOT_KEY,
+        bootstrap_root_secret_access_key=ROOT_SECRET,
+        cache_refresh_seconds=0.5,
+    )
+    if request.param == "sqlite":
+        yield Settings(**base)  # type: ignore[arg-type]
+    else:
+        request.getfixturevalue("pg_url")  # skips/fails like the functional suite when PG is absent
+        with postgres_database() as url:
+            yield Settings(database_url=url, **base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(1_800_000_000.0)
+
+
+@pytest.fixture
+def runtime(store_settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
+    rt = Runtime(store_settings, clock=clock)
+    rt.prepare_store()
+    rt.bootstrap()
+    yield rt
+    rt.close()
