@@ -16,6 +16,7 @@ from iamd.core.clock import Clock, SystemClock
 from iamd.core.config import Settings
 from iamd.core.crypto import MasterKeyError, SecretBox, decode_key, load_or_create_key_file
 from iamd.services import accounts
+from iamd.services.iam import aws_managed
 from iamd.services.registry import Operation, load_all
 from iamd.store import tables as t
 from iamd.store.cache import GenerationWatcher
@@ -75,6 +76,7 @@ class Runtime:
                         "the master key does not open this database's secrets: "
                         "start with the master key the database was created with"
                     ) from exc
+            aws_managed.seed(conn, self.settings.partition, self.clock.time())
 
     def bootstrap(self) -> accounts.RootCredentials | None:
         """Create the default account on an empty store; return its root key if it was generated."""
@@ -114,6 +116,8 @@ class Runtime:
         """Dev only: wipe every entity and re-create the default account."""
         self.key_usage.discard()
         self.db.wipe()
+        with self.db.write() as conn:
+            aws_managed.seed(conn, self.settings.partition, self.clock.time())
         self.watcher.invalidate()
         self.bootstrap()
 

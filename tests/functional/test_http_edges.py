@@ -111,9 +111,11 @@ def test_duplicate_parameters_refused(iamd: Server) -> None:
 
 def test_xml_unsafe_strings_round_trip(iamd: Server) -> None:
     iam = iamd.client("iam")
-    iam.create_user(UserName="x")
-    iam.tag_user(UserName="x", Tags=[{"Key": "k", "Value": "<&>\"' ]]> é"}])
-    assert iam.list_user_tags(UserName="x")["Tags"][0]["Value"] == "<&>\"' ]]> é"
+    path = "/a<&>\"']]>/"
+    iam.create_user(UserName="x", Path=path)
+    assert iam.get_user(UserName="x")["User"]["Path"] == path
+    iam.tag_user(UserName="x", Tags=[{"Key": "k", "Value": "é ü 中文 +=@"}])
+    assert iam.list_user_tags(UserName="x")["Tags"][0]["Value"] == "é ü 中文 +=@"
 
 
 def test_non_root_user_is_denied_until_policies(iamd: Server) -> None:

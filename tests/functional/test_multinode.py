@@ -74,9 +74,12 @@ def test_access_key_created_on_one_node_works_on_the_other_within_bound(two_node
     iam_a.update_access_key(UserName="k", AccessKeyId=key["AccessKeyId"], Status="Inactive")
 
     def refused() -> None:
-        with pytest.raises(ClientError) as exc:
+        try:
             sts_b.get_caller_identity()
-        assert exc.value.response["Error"]["Code"] == "InvalidClientTokenId"
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "InvalidClientTokenId"
+        else:
+            raise AssertionError("the deactivated key still works")
 
     eventually(refused)
 

@@ -144,8 +144,8 @@ def start_server(
     if dev:
         args.append("--dev")
     args += extra_args or []
-    log = open(data_dir / f"server-{port}.log", "wb")  # noqa: SIM115 - lives as long as the server
     data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / f"server-{port}.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

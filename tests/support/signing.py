@@ -69,9 +69,5 @@ def _sign(signer: SigV4Auth, request: AWSRequest, when: dt.datetime | None) -> N
     if when is None:
         signer.add_auth(request)
         return
-    with mock.patch("botocore.auth.datetime") as fake:
-        fake.datetime.now.return_value = when
-        fake.datetime.utcnow.return_value = when.replace(tzinfo=None)
-        fake.datetime.strptime = dt.datetime.strptime
-        fake.timezone = dt.timezone
+    with mock.patch("botocore.auth.get_current_datetime", return_value=when.replace(tzinfo=None)):
         signer.add_auth(request)

@@ -1,0 +1,572 @@
+"""AWS Signature Version 4 verification (server side).
+
+Two request forms are understood:
+
+* the ``Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`` header
+  (date from ``X-Amz-Date``, or the ``Date`` header as a fallback), and
+* presigned (query-string) requests carrying ``X-Amz-Algorithm``, ``X-Amz-Credential``, ``X-Amz-Date``,
+  ``X-Amz-SignedHeaders``, ``X-Amz-Signature`` and usually ``X-Amz-Expires``.
+
+Canonicalisation follows AWS for every service but S3: the path is normalised (``.``/``..`` segments
+removed, duplicate slashes collapsed) and URI-encoded once more even though it arrives percent-encoded;
+query names and values are decoded and re-encoded with the strict unreserved rule and sorted; header
+values are trimmed with inner runs of white space (folded lines included) collapsed to one space and
+repeated headers joined with ``,`` in arrival order.
+
+Strings in :class:`~iamd.core.http.HttpRequest` are taken to be the request's bytes decoded as
+latin-1 (what the web layer does), so they are turned back into the very bytes the client signed;
+characters beyond U+00FF, which latin-1 cannot hold, are encoded as UTF-8.
+
+Derived signing keys are kept in a bounded cache keyed by a SHA-256 of the secret plus the scope,
+so steady traffic costs two SHA-256 hashes and one HMAC per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from typing import TypeVar
+from urllib.parse import quote, unquote, unquote_to_bytes
+
+from iamd.core.clock import Clock
+from iamd.core.errors import IncompleteSignature, SignatureDoesNotMatch
+from iamd.core.http import HttpRequest
+
+__all__ = ["ALGORITHM", "MAX_PRESIGN_EXPIRES", "SigV4Verifier", "SignatureInfo"]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+TERMINATOR = "aws4_request"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+MAX_PRESIGN_EXPIRES = 604800
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+_Q_ALGORITHM = "X-Amz-Algorithm"
+_Q_CREDENTIAL = "X-Amz-Credential"
+_Q_DATE = "X-Amz-Date"
+_Q_EXPIRES = "X-Amz-Expires"
+_Q_SIGNED_HEADERS = "X-Amz-SignedHeaders"
+_Q_SIGNATURE = "X-Amz-Signature"
+_Q_TOKEN = "X-Amz-Security-Token"  # noqa: S105 - a parameter name, not a secret
+_Q_AUTH_NAMES = frozenset({_Q_ALGORITHM, _Q_CREDENTIAL, _Q_DATE, _Q_EXPIRES, _Q_SIGNED_HEADERS, _Q_SIGNATURE, _Q_TOKEN})
+_Q_REQUIRED = (_Q_ALGORITHM, _Q_CREDENTIAL, _Q_SIGNATURE, _Q_DATE, _Q_SIGNED_HEADERS)
+
+_AMZ_DATE_RE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
+_REGION_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_EXPIRES_RE = re.compile(r"[0-9]{1,10}")
+_HEADER_NAME_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
+
+_MEMO_MAX = 1024
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(memo: dict[_K, _V], key: _K, value: _V) -> dict[_K, _V]:
+    """Store ``key`` in ``memo``, starting a fresh dict when it is full; returns the dict to keep."""
+    if len(memo) >= _MEMO_MAX:
+        memo = {}
+    memo[key] = value
+    return memo
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureInfo:
+    """What a SigV4-signed request claims, before the signature is checked."""
+
+    access_key_id: str
+    scope_date: str
+    """``YYYYMMDD`` from the credential scope."""
+    region: str
+    service: str
+    """The credential scope's service, e.g. ``iam`` or ``sts``: the server dispatches on it."""
+    signed_headers: tuple[str, ...]
+    signature: str
+    """Hex signature as sent."""
+    request_time: datetime
+    """From ``X-Amz-Date`` (or the ``Date`` header), timezone-aware UTC."""
+    security_token: str | None
+    """``X-Amz-Security-Token`` from the header or the query."""
+    presigned: bool
+    expires: int | None
+    """``X-Amz-Expires`` of a presigned request."""
+
+
+def _to_bytes(text: str) -> bytes:
+    """The bytes ``text`` was decoded from (latin-1), or its UTF-8 when it holds wider characters."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+@lru_cache(maxsize=1024)
+def _amz_date(when: datetime) -> str:
+    """``YYYYMMDDTHHMMSSZ`` (ISO 8601 basic format, UTC)."""
+    if when.utcoffset():
+        when = when.astimezone(UTC)
+    return f"{when.year:04d}{when.month:02d}{when.day:02d}T{when.hour:02d}{when.minute:02d}{when.second:02d}Z"
+
+
+def _amz_date_ts(ts: float) -> str:
+    return _amz_date(datetime.fromtimestamp(int(ts // 1), UTC))
+
+
+def _window(seconds: int) -> str:
+    return f"{seconds // 60} min." if seconds % 60 == 0 else f"{seconds} sec."
+
+
+def normalize_path(path: str) -> str:
+    """Remove ``.``/``..`` segments and empty segments (RFC 3986 5.2.4 plus AWS's slash collapsing).
+
+    A trailing slash is kept when the path had one and anything is left.
+    """
+    if not path:
+        return "/"
+    out: list[str] = []
+    for segment in path.split("/"):
+        if not segment or segment == ".":
+            continue
+        if segment == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(segment)
+    first = "/" if path[0] == "/" else ""
+    last = "/" if path[-1] == "/" and out else ""
+    return first + "/".join(out) + last
+
+
+def canonical_uri(path: str, normalize: bool = True) -> str:
+    """The canonical URI: (normalised) path with every byte but unreserved ones and ``/`` %-encoded."""
+    if path == "/" or not path:
+        return "/"
+    if normalize:
+        path = normalize_path(path)
+    return quote(_to_bytes(path), safe="/~")
+
+
+def _encode_component(raw: str) -> str:
+    """Decode one raw (percent-encoded) query name or value and re-encode it strictly."""
+    if "%" not in raw:
+        return quote(_to_bytes(raw), safe="~")
+    return quote(unquote_to_bytes(_to_bytes(raw)), safe="~")
+
+
+def canonical_query(query_string: str, exclude: frozenset[str] = frozenset()) -> str:
+    """The canonical query string; parameters whose decoded name is in ``exclude`` are left out."""
+    if not query_string:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for segment in query_string.split("&"):
+        if not segment:
+            continue
+        raw_name, _, raw_value = segment.partition("=")
+        if exclude and _decode(raw_name) in exclude:
+            continue
+        pairs.append((_encode_component(raw_name), _encode_component(raw_value)))
+    if len(pairs) > 1:
+        pairs.sort()
+    return "&".join([f"{name}={value}" for name, value in pairs])
+
+
+def _decode(raw: str) -> str:
+    return unquote(raw, errors="replace") if "%" in raw else raw
+
+
+def _query_params(query_string: str) -> list[tuple[str, str]]:
+    """Decoded (name, value) pairs in order; a parameter without ``=`` has an empty value."""
+    params: list[tuple[str, str]] = []
+    for segment in query_string.split("&"):
+        if segment:
+            raw_name, _, raw_value = segment.partition("=")
+            params.append((_decode(raw_name), _decode(raw_value)))
+    return params
+
+
+def _trimall(value: str) -> str:
+    return " ".join(value.split())
+
+
+def derive_signing_key(secret_access_key: str, date: str, region: str, service: str) -> bytes:
+    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")."""
+    key = hmac.digest(("AWS4" + secret_access_key).encode("utf-8"), date.encode("utf-8"), "sha256")
+    key = hmac.digest(key, region.encode("utf-8"), "sha256")
+    key = hmac.digest(key, service.encode("utf-8"), "sha256")
+    return hmac.digest(key, TERMINATOR.encode("ascii"), "sha256")
+
+
+class SigV4Verifier:
+    """Parses and checks SigV4 signatures against a clock.
+
+    ``normalize_path=False`` turns path normalisation off (S3's rule); IAM and STS normalise.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        max_skew_seconds: int = 900,
+        key_cache_size: int = 4096,
+        *,
+        normalize_path: bool = True,
+    ) -> None:
+        self._clock = clock
+        self._skew = int(max_skew_seconds)
+        self._key_cache_size = max(1, int(key_cache_size))
+        self._normalize = normalize_path
+        self._keys: dict[tuple[bytes, str, str, str], bytes] = {}
+        self._lock = threading.Lock()
+        # Small parse memos (reset when full): the same few values recur request after request.
+        self._dates: dict[str, tuple[datetime, float]] = {}
+        self._credentials: dict[str, tuple[str, str, str, str]] = {}
+        self._signed_lists: dict[str, tuple[str, ...]] = {}
+        self.key_derivations = 0
+        """How many signing keys were derived (cache misses); tests and metrics read it."""
+
+    # -- the key cache ---------------------------------------------------------------------------
+
+    @property
+    def key_cache_size(self) -> int:
+        return len(self._keys)
+
+    def clear_key_cache(self) -> None:
+        with self._lock:
+            self._keys = {}
+
+    def signing_key(self, secret_access_key: str, date: str, region: str, service: str) -> bytes:
+        cache_key = (hashlib.sha256(secret_access_key.encode("utf-8")).digest(), date, region, service)
+        key = self._keys.get(cache_key)
+        if key is not None:
+            return key
+        key = derive_signing_key(secret_access_key, date, region, service)
+        with self._lock:
+            keys = self._keys
+            while len(keys) >= self._key_cache_size:  # evict the oldest entries
+                del keys[next(iter(keys))]
+            keys[cache_key] = key
+            self.key_derivations += 1
+        return key
+
+    # -- parse -------------------------------------------------------------------------------------
+
+    def parse(self, request: HttpRequest) -> SignatureInfo | None:
+        """The request's SigV4 claims, or None when it carries no SigV4 authentication at all.
+
+        Raises IncompleteSignature for malformed or missing pieces and SignatureDoesNotMatch when
+        the request time is outside the allowed window or disagrees with the credential scope.
+        """
+        authorization = request.header("authorization")
+        query_string = request.query_string
+        query_auth: dict[str, str] | None = None
+        if query_string and ("X-Amz-" in query_string or "%" in query_string):
+            query_auth = self._query_auth_params(query_string)
+            if query_auth is not None and _Q_SIGNATURE not in query_auth and _Q_ALGORITHM not in query_auth:
+                query_auth = None
+        if authorization is None:
+            if query_auth is None:
+                return None
+            return self._parse_presigned(request, query_auth)
+        if query_auth is not None:
+            raise IncompleteSignature(
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+                "Signature query string parameter or the Authorization header should be specified"
+            )
+        return self._parse_header(request, authorization)
+
+    def _query_auth_params(self, query_string: str) -> dict[str, str] | None:
+        found: dict[str, str] = {}
+        for name, value in _query_params(query_string):
+            if name in _Q_AUTH_NAMES:
+                if name in found:
+                    raise IncompleteSignature(f"The query parameter '{name}' may appear only once.")
+                found[name] = value
+        return found or None
+
+    def _parse_header(self, request: HttpRequest, authorization: str) -> SignatureInfo:
+        algorithm, _, rest = authorization.strip().partition(" ")
+        if algorithm != ALGORITHM:
+            raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{algorithm}'.")
+        components: dict[str, str] = {}
+        for part in rest.split(","):
+            key, eq, value = part.strip().partition("=")
+            if eq and key not in components:
+                components[key] = value.strip()
+        credential = components.get("Credential")
+        signed = components.get("SignedHeaders")
+        signature = components.get("Signature")
+        amz_date = request.header("x-amz-date")
+        date_header = request.header("date") if amz_date is None else None
+        problems: list[str] = []
+        if not credential:
+            problems.append("Authorization header requires 'Credential' parameter.")
+        if not signature:
+            problems.append("Authorization header requires 'Signature' parameter.")
+        if not signed:
+            problems.append("Authorization header requires 'SignedHeaders' parameter.")
+        if amz_date is None and date_header is None:
+            problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+        if problems:
+            raise IncompleteSignature(" ".join(problems) + f" Authorization={authorization}")
+        assert credential is not None and signed is not None and signature is not None
+        access_key_id, scope_date, region, service = self._credential(credential)
+        signed_headers = self._signed_headers(signed, "Authorization")
+        if amz_date is not None:
+            request_time, ts = self._parse_amz_date(amz_date.strip())
+        else:
+            assert date_header is not None
+            request_time, ts = self._parse_http_date(date_header)
+        self._check_scope_date(scope_date, request_time)
+        self._check_skew(ts)
+        return SignatureInfo(
+            access_key_id=access_key_id,
+            scope_date=scope_date,
+            region=region,
+            service=service,
+            signed_headers=signed_headers,
+            signature=signature,
+            request_time=request_time,
+            security_token=request.header("x-amz-security-token"),
+            presigned=False,
+            expires=None,
+        )
+
+    def _parse_presigned(self, request: HttpRequest, params: dict[str, str]) -> SignatureInfo:
+        missing = [name for name in _Q_REQUIRED if not params.get(name)]
+        if missing:
+            raise IncompleteSignature(
+                "AWS query-string parameters must include "
+                + ", ".join(f"'{name}'" for name in missing)
+                + ". Re-examine the query-string parameters."
+            )
+        if params[_Q_ALGORITHM] != ALGORITHM:
+            raise IncompleteSignature(f'X-Amz-Algorithm only supports "{ALGORITHM}"')
+        access_key_id, scope_date, region, service = self._credential(params[_Q_CREDENTIAL])
+        signed_headers = self._signed_headers(params[_Q_SIGNED_HEADERS], "X-Amz-SignedHeaders")
+        request_time, ts = self._parse_amz_date(params[_Q_DATE])
+        expires: int | None = None
+        raw_expires = params.get(_Q_EXPIRES)
+        if raw_expires is not None:
+            if not _EXPIRES_RE.fullmatch(raw_expires):
+                raise IncompleteSignature(f"X-Amz-Expires should be a number, not '{raw_expires}'.")
+            expires = int(raw_expires)
+            if expires < 1:
+                raise IncompleteSignature("X-Amz-Expires must be at least 1 second.")
+            if expires > MAX_PRESIGN_EXPIRES:
+                raise IncompleteSignature(
+                    f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGN_EXPIRES}"
+                )
+        self._check_scope_date(scope_date, request_time)
+        now = self._clock.time()
+        if expires is None:
+            self._check_skew(ts, now)
+        else:
+            if ts > now + self._skew:
+                self._check_skew(ts, now)
+            if now > ts + expires:
+                raise SignatureDoesNotMatch(
+                    f"Signature expired: {_amz_date(request_time)} is now earlier than "
+                    f"{_amz_date_ts(now - expires)} ({_amz_date_ts(now)} - {expires} sec.)"
+                )
+        token = params.get(_Q_TOKEN)
+        if token is None:
+            token = request.header("x-amz-security-token")
+        return SignatureInfo(
+            access_key_id=access_key_id,
+            scope_date=scope_date,
+            region=region,
+            service=service,
+            signed_headers=signed_headers,
+            signature=params[_Q_SIGNATURE],
+            request_time=request_time,
+            security_token=token,
+            presigned=True,
+            expires=expires,
+        )
+
+    def _credential(self, credential: str) -> tuple[str, str, str, str]:
+        parsed = self._credentials.get(credential)
+        if parsed is None:
+            parsed = self._parse_credential(credential)
+            self._credentials = _remember(self._credentials, credential, parsed)
+        return parsed
+
+    def _signed_headers(self, signed: str, where: str) -> tuple[str, ...]:
+        parsed = self._signed_lists.get(signed)
+        if parsed is None:
+            parsed = self._parse_signed_headers(signed, where)
+            self._signed_lists = _remember(self._signed_lists, signed, parsed)
+        return parsed
+
+    @staticmethod
+    def _parse_credential(credential: str) -> tuple[str, str, str, str]:
+        parts = credential.split("/")
+        if len(parts) != 5:
+            if len(parts) < 5:
+                raise IncompleteSignature(
+                    f"Credential should be scoped to a valid region. Credential={credential} is not of the form "
+                    f"'<access key id>/<YYYYMMDD>/<region>/<service>/{TERMINATOR}'."
+                )
+            raise IncompleteSignature(
+                f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{'/'.join(parts[4:])}'. "
+            )
+        access_key_id, scope_date, region, service, terminator = parts
+        if terminator != TERMINATOR:
+            raise IncompleteSignature(
+                f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator}'. "
+            )
+        if not _REGION_RE.fullmatch(region):
+            raise IncompleteSignature("Credential should be scoped to a valid region. ")
+        if not access_key_id:
+            raise IncompleteSignature("Credential must name an access key id. ")
+        return access_key_id, scope_date, region, service
+
+    @staticmethod
+    def _parse_signed_headers(signed: str, where: str) -> tuple[str, ...]:
+        names = tuple(signed.strip().lower().split(";"))
+        for name in names:
+            if not _HEADER_NAME_RE.fullmatch(name):
+                raise IncompleteSignature(f"{where} has an invalid signed header name: '{name}'.")
+        if "host" not in names:
+            raise IncompleteSignature(f"'Host' or ':authority' must be a 'SignedHeader' in the AWS {where}.")
+        return names
+
+    def _parse_amz_date(self, text: str) -> tuple[datetime, float]:
+        cached = self._dates.get(text)
+        if cached is not None:
+            return cached
+        match = _AMZ_DATE_RE.fullmatch(text)
+        if match is None:
+            raise IncompleteSignature(
+                f"Date must be in ISO-8601 'basic format'. Got '{text}'. See http://en.wikipedia.org/wiki/ISO_8601"
+            )
+        try:
+            year, month, day, hour, minute, second = (int(group) for group in match.groups())
+            when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        except ValueError:
+            raise IncompleteSignature(
+                f"Date must be in ISO-8601 'basic format'. Got '{text}'. See http://en.wikipedia.org/wiki/ISO_8601"
+            ) from None
+        parsed = (when, when.timestamp())
+        self._dates = _remember(self._dates, text, parsed)
+        return parsed
+
+    @staticmethod
+    def _parse_http_date(text: str) -> tuple[datetime, float]:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            raise IncompleteSignature(f"Date header is not a valid HTTP date: '{text}'.") from None
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        when = when.replace(microsecond=0)
+        return when, when.timestamp()
+
+    @staticmethod
+    def _check_scope_date(scope_date: str, request_time: datetime) -> None:
+        amz = _amz_date(request_time)
+        if scope_date != amz[:8]:
+            raise SignatureDoesNotMatch(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                f"'{scope_date}' != '{amz[:8]}', from '{amz}'."
+            )
+
+    def _check_skew(self, ts: float, now: float | None = None) -> None:
+        if now is None:
+            now = self._clock.time()
+        skew = self._skew
+        if ts < now - skew:
+            raise SignatureDoesNotMatch(
+                f"Signature expired: {_amz_date_ts(ts)} is now earlier than {_amz_date_ts(now - skew)} "
+                f"({_amz_date_ts(now)} - {_window(skew)})"
+            )
+        if ts > now + skew:
+            raise SignatureDoesNotMatch(
+                f"Signature not yet current: {_amz_date_ts(ts)} is still later than {_amz_date_ts(now + skew)} "
+                f"({_amz_date_ts(now)} + {_window(skew)})"
+            )
+
+    # -- canonical forms -----------------------------------------------------------------------------
+
+    def canonical_request(self, request: HttpRequest, info: SignatureInfo, *, omit_security_token: bool = False) -> str:
+        """The canonical request AWS builds for ``request``.
+
+        ``omit_security_token`` leaves ``X-Amz-Security-Token`` out of a presigned request's canonical
+        query, for signers that add the token after signing (as AWS IoT clients do).
+        """
+        if info.presigned:
+            exclude = frozenset({_Q_SIGNATURE, _Q_TOKEN}) if omit_security_token else frozenset({_Q_SIGNATURE})
+        else:
+            exclude = frozenset()
+        signed = info.signed_headers
+        wanted = set(signed)
+        values: dict[str, list[str]] = {}
+        for name, value in request.headers:
+            if name in wanted:
+                bucket = values.get(name)
+                if bucket is None:
+                    values[name] = [_trimall(value)]
+                else:
+                    bucket.append(_trimall(value))
+        header_lines = "".join([f"{name}:{','.join(values.get(name, ()))}\n" for name in signed])
+        payload_hash = request.header("x-amz-content-sha256")
+        if payload_hash is None:
+            payload_hash = hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
+        return (
+            f"{request.method}\n"
+            f"{canonical_uri(request.path, self._normalize)}\n"
+            f"{canonical_query(request.query_string, exclude)}\n"
+            f"{header_lines}\n"
+            f"{';'.join(signed)}\n"
+            f"{payload_hash}"
+        )
+
+    def string_to_sign(self, request: HttpRequest, info: SignatureInfo, *, omit_security_token: bool = False) -> str:
+        creq = self.canonical_request(request, info, omit_security_token=omit_security_token)
+        return self._string_to_sign(info, creq)
+
+    @staticmethod
+    def _string_to_sign(info: SignatureInfo, creq: str) -> str:
+        return (
+            f"{ALGORITHM}\n{_amz_date(info.request_time)}\n"
+            f"{info.scope_date}/{info.region}/{info.service}/{TERMINATOR}\n"
+            f"{hashlib.sha256(_to_bytes(creq)).hexdigest()}"
+        )
+
+    # -- verify --------------------------------------------------------------------------------------
+
+    def expected_signature(
+        self, request: HttpRequest, info: SignatureInfo, secret_access_key: str, *, omit_security_token: bool = False
+    ) -> str:
+        sts = self.string_to_sign(request, info, omit_security_token=omit_security_token)
+        key = self.signing_key(secret_access_key, info.scope_date, info.region, info.service)
+        return hmac.digest(key, sts.encode("utf-8", "surrogatepass"), "sha256").hex()
+
+    def verify(self, request: HttpRequest, info: SignatureInfo, secret_access_key: str) -> None:
+        """Recompute the signature of ``request``; raise SignatureDoesNotMatch unless it is ``info.signature``."""
+        self._check_payload_hash(request)
+        provided = info.signature.encode("utf-8", "surrogatepass")
+        expected = self.expected_signature(request, info, secret_access_key)
+        if hmac.compare_digest(expected.encode("ascii"), provided):
+            return
+        if info.presigned and info.security_token is not None and _Q_TOKEN in request.query_string:
+            # Some signers (AWS IoT style) append the session token after signing.
+            expected = self.expected_signature(request, info, secret_access_key, omit_security_token=True)
+            if hmac.compare_digest(expected.encode("ascii"), provided):
+                return
+        raise SignatureDoesNotMatch()
+
+    @staticmethod
+    def _check_payload_hash(request: HttpRequest) -> None:
+        claimed = request.header("x-amz-content-sha256")
+        if claimed is None:
+            return
+        body = request.body
+        if claimed == UNSIGNED_PAYLOAD and not body:
+            return
+        actual = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        if claimed != actual:
+            raise SignatureDoesNotMatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
