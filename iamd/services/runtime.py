@@ -15,7 +15,7 @@ from iamd.auth.sigv4 import SigV4Verifier
 from iamd.core.clock import Clock, SystemClock
 from iamd.core.config import Settings
 from iamd.core.crypto import MasterKeyError, SecretBox, decode_key, load_or_create_key_file
-from iamd.services import accounts
+from iamd.services import accounts, token_keys
 from iamd.services.iam import aws_managed
 from iamd.services.registry import Operation, load_all
 from iamd.store import tables as t
@@ -57,6 +57,8 @@ class Runtime:
         self.verifier = SigV4Verifier(self.clock, max_skew_seconds=settings.max_skew_seconds)
         self.operations: Mapping[tuple[str, str], Operation] = load_all()
         self.key_usage = KeyUsageRecorder(self.db)
+        self.token_keys = token_keys.TokenKeyCache(self.db, self.box)
+        self.watcher.subscribe(self.token_keys.clear)
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class Runtime:
                         "start with the master key the database was created with"
                     ) from exc
             aws_managed.seed(conn, self.settings.partition, self.clock.time())
+            token_keys.ensure_primary_key(conn, self.box, self.clock)
 
     def bootstrap(self) -> accounts.RootCredentials | None:
         """Create the default account on an empty store; return its root key if it was generated."""

@@ -132,7 +132,7 @@ class Database:
         """Delete every row of every table (dev reset)."""
         with self.write() as conn:
             for table in reversed(tables.metadata.sorted_tables):
-                if table.name in ("generation", "settings"):
+                if table.name in ("generation", "settings", "token_keys"):
                     continue
                 conn.execute(table.delete())
 

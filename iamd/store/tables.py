@@ -269,3 +269,14 @@ deletion_tasks = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("created_at", TIME, nullable=False),
 )
+
+# --- session token keys (shared by every node; encrypted with the master key) --------------------
+
+token_keys = sa.Table(
+    "token_keys",
+    metadata,
+    sa.Column("id", sa.String(8), primary_key=True),  # hex of the 4-byte key id
+    sa.Column("key_enc", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("is_primary", sa.Boolean, nullable=False, server_default=sa.false()),
+)

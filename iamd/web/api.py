@@ -48,8 +48,8 @@ class ApiHandler:
             return _xml(err.status, serialize_error(err, request_id, xml_namespace=namespace), request_id)
         except Exception:
             log.exception("unhandled error in request %s", request_id)
-            err = InternalFailure()
-            return _xml(err.status, serialize_error(err, request_id), request_id)
+            failure = InternalFailure()
+            return _xml(failure.status, serialize_error(failure, request_id), request_id)
 
     def _handle(self, request: HttpRequest, request_id: str, seen: list[ServiceSpec]) -> bytes:
         rt = self.runtime

@@ -1,0 +1,148 @@
+"""IAM groups: create, read (with members), list, rename, delete, membership."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from iamd.core import ids
+from iamd.core.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
+from iamd.services.context import RequestContext
+from iamd.services.iam import common as c
+from iamd.services.iam.users import user_output
+from iamd.services.registry import operation
+from iamd.store import tables as t
+
+
+def group_output(ctx: RequestContext, row: Row[Any]) -> dict[str, Any]:
+    return {
+        "Path": row.path,
+        "GroupName": row.name,
+        "GroupId": row.id,
+        "Arn": c.arn(ctx, "group", row.path, row.name, row.account_id),
+        "CreateDate": row.created_at,
+    }
+
+
+@operation("iam", "CreateGroup")
+def create_group(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    name: str = p["GroupName"]
+    g = t.groups
+    if c.find_named(ctx, g, name) is not None:
+        raise EntityAlreadyExists(f"Group with name {name} already exists.")
+    c.check_quota(
+        ctx,
+        "groups",
+        c.count(ctx, sa.select(g.c.id).where(g.c.account_id == ctx.account_id)),
+        "Cannot exceed quota for GroupsPerAccount: {limit}",
+    )
+    group_id = ids.unique_id(ids.GROUP_PREFIX)
+    ctx.conn.execute(
+        g.insert().values(
+            id=group_id,
+            account_id=ctx.account_id,
+            name=name,
+            name_key=name.lower(),
+            path=p.get("Path") or "/",
+            created_at=ctx.now(),
+        )
+    )
+    row = ctx.conn.execute(sa.select(g).where(g.c.id == group_id)).one()
+    return {"Group": group_output(ctx, row)}
+
+
+@operation("iam", "GetGroup")
+def get_group(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    group = c.get_group(ctx, p["GroupName"])
+    u, gm = t.users, t.group_members
+    query = sa.select(u).select_from(u.join(gm, gm.c.user_id == u.c.id)).where(gm.c.group_id == group.id)
+    rows, extra = c.paginate(ctx, query, [u.c.name_key], p)
+    return {"Group": group_output(ctx, group), "Users": [user_output(ctx, r) for r in rows], **extra}
+
+
+@operation("iam", "ListGroups")
+def list_groups(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    g = t.groups
+    query = sa.select(g).where(g.c.account_id == ctx.account_id)
+    prefix = c.path_prefix_filter(g.c.path, p)
+    if prefix is not None:
+        query = query.where(prefix)
+    rows, extra = c.paginate(ctx, query, [g.c.name_key], p)
+    return {"Groups": [group_output(ctx, r) for r in rows], **extra}
+
+
+@operation("iam", "UpdateGroup")
+def update_group(ctx: RequestContext, p: dict[str, Any]) -> None:
+    row = c.get_group(ctx, p["GroupName"])
+    values: dict[str, Any] = {}
+    new_name = p.get("NewGroupName")
+    if new_name and new_name != row.name:
+        clash = c.find_named(ctx, t.groups, new_name)
+        if clash is not None and clash.id != row.id:
+            raise EntityAlreadyExists(f"Group with name {new_name} already exists.")
+        values.update(name=new_name, name_key=new_name.lower())
+    if p.get("NewPath"):
+        values["path"] = p["NewPath"]
+    if values:
+        ctx.conn.execute(t.groups.update().where(t.groups.c.id == row.id).values(**values))
+    return None
+
+
+@operation("iam", "DeleteGroup")
+def delete_group(ctx: RequestContext, p: dict[str, Any]) -> None:
+    row = c.get_group(ctx, p["GroupName"])
+    gid = row.id
+    ip, pa, gm = t.inline_policies, t.policy_attachments, t.group_members
+    checks: list[tuple[sa.Select[Any], str]] = [
+        (sa.select(gm.c.user_id).where(gm.c.group_id == gid), "remove users from group"),
+        (sa.select(ip.c.name).where(ip.c.principal_type == "group", ip.c.principal_id == gid), "delete policies"),
+        (
+            sa.select(pa.c.policy_id).where(pa.c.principal_type == "group", pa.c.principal_id == gid),
+            "detach all policies",
+        ),
+    ]
+    for query, what in checks:
+        if c.has_rows(ctx, query):
+            raise DeleteConflict(f"Cannot delete entity, must {what} first.")
+    ctx.conn.execute(t.groups.delete().where(t.groups.c.id == gid))
+    return None
+
+
+@operation("iam", "AddUserToGroup")
+def add_user_to_group(ctx: RequestContext, p: dict[str, Any]) -> None:
+    group = c.get_group(ctx, p["GroupName"])
+    user = c.get_user(ctx, p["UserName"])
+    gm = t.group_members
+    if c.has_rows(ctx, sa.select(gm.c.group_id).where(gm.c.group_id == group.id, gm.c.user_id == user.id)):
+        return None  # already a member: AWS succeeds without change
+    c.check_quota(
+        ctx,
+        "groups_per_user",
+        c.count(ctx, sa.select(gm.c.group_id).where(gm.c.user_id == user.id)),
+        "Cannot exceed quota for GroupsPerUser: {limit}",
+    )
+    ctx.conn.execute(gm.insert().values(group_id=group.id, user_id=user.id))
+    return None
+
+
+@operation("iam", "RemoveUserFromGroup")
+def remove_user_from_group(ctx: RequestContext, p: dict[str, Any]) -> None:
+    group = c.get_group(ctx, p["GroupName"])
+    user = c.get_user(ctx, p["UserName"])
+    gm = t.group_members
+    result = ctx.conn.execute(gm.delete().where(gm.c.group_id == group.id, gm.c.user_id == user.id))
+    if result.rowcount == 0:
+        raise NoSuchEntity(f"The user with name {p['UserName']} cannot be found.")
+    return None
+
+
+@operation("iam", "ListGroupsForUser")
+def list_groups_for_user(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    user = c.get_user(ctx, p["UserName"])
+    g, gm = t.groups, t.group_members
+    query = sa.select(g).select_from(g.join(gm, gm.c.group_id == g.c.id)).where(gm.c.user_id == user.id)
+    rows, extra = c.paginate(ctx, query, [g.c.name_key], p)
+    return {"Groups": [group_output(ctx, r) for r in rows], **extra}
