@@ -1,31 +1,18 @@
-"""Policy documents on write: JSON shape, required elements, size limits.
+"""Policy documents on write: size limits, then the full grammar (``iamd.policy.grammar``).
 
-This is the write-time check the IAM API applies.  The full grammar and the evaluation
-engine belong to the policy module proper (issue 3), which extends these checks.
+The IAM API handlers call ``check_document(text, kind, entity_name)``; it raises AWS's
+``LimitExceeded`` for an oversized document and ``MalformedPolicyDocument`` (with IAM's message)
+for one that breaks the grammar, and returns the parsed JSON object.
 """
 
 from __future__ import annotations
 
-import enum
-import json
 from typing import Any
 
-from iamd.core.errors import LimitExceeded, MalformedPolicyDocument
+from iamd.core.errors import LimitExceeded
+from iamd.policy.grammar import VERSIONS, PolicyKind, load_json, parse_policy
 
-VERSIONS = ("2012-10-17", "2008-10-17")
-_STATEMENT_KEYS = frozenset(
-    {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"}
-)
-
-
-class PolicyKind(enum.Enum):
-    MANAGED = "managed"
-    USER_INLINE = "user"
-    GROUP_INLINE = "group"
-    ROLE_INLINE = "role"
-    TRUST = "trust"
-    SESSION = "session"
-
+__all__ = ["SIZE_LIMITS", "VERSIONS", "PolicyKind", "check_document", "normalize", "policy_size"]
 
 SIZE_LIMITS = {
     PolicyKind.MANAGED: 6144,
@@ -35,6 +22,10 @@ SIZE_LIMITS = {
     PolicyKind.TRUST: 2048,
     PolicyKind.SESSION: 2048,
 }
+"""Non-whitespace characters, per kind (IAM quotas)."""
+
+ORGANIZATION_POLICY_LIMIT = 5120
+"""SCPs and RCPs: every character counts, whitespace included."""
 
 
 def policy_size(text: str) -> int:
@@ -47,74 +38,21 @@ def _size_error(kind: PolicyKind, limit: int, entity: str) -> LimitExceeded:
         return LimitExceeded(f"Cannot exceed quota for PolicySize: {limit}")
     if kind is PolicyKind.TRUST:
         return LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {limit}")
+    if kind in (PolicyKind.SCP, PolicyKind.RCP):
+        return LimitExceeded(f"Policy size exceeds the maximum of {limit} characters")
     return LimitExceeded(f"Maximum policy size of {limit} bytes exceeded for {kind.value} {entity}")
 
 
 def check_document(text: str, kind: PolicyKind, entity: str = "") -> dict[str, Any]:
-    """Parse and check a policy document; return it as a dict or raise AWS's error."""
-    limit = SIZE_LIMITS[kind]
-    if policy_size(text) > limit:
+    """Check a policy document for ``kind``; return it parsed, or raise AWS's error."""
+    limit = SIZE_LIMITS.get(kind)
+    if limit is not None and policy_size(text) > limit:
         raise _size_error(kind, limit, entity)
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise MalformedPolicyDocument("Syntax errors in policy.") from exc
-    if not isinstance(doc, dict):
-        raise MalformedPolicyDocument("Syntax errors in policy.")
-    unknown = set(doc) - {"Version", "Id", "Statement"}
-    if unknown:
-        raise MalformedPolicyDocument(f"Syntax errors in policy. Unknown field {sorted(unknown)[0]}")
-    version = doc.get("Version")
-    if version is not None and version not in VERSIONS:
-        raise MalformedPolicyDocument("The policy must contain a valid version string")
-    statements = doc.get("Statement")
-    if statements is None:
-        raise MalformedPolicyDocument("Missing required field Statement")
-    if isinstance(statements, dict):
-        statements = [statements]
-    if not isinstance(statements, list) or not statements:
-        raise MalformedPolicyDocument("Syntax errors in policy.")
-    for statement in statements:
-        _check_statement(statement, kind)
+    if kind in (PolicyKind.SCP, PolicyKind.RCP) and len(text) > ORGANIZATION_POLICY_LIMIT:
+        raise _size_error(kind, ORGANIZATION_POLICY_LIMIT, entity)
+    parse_policy(text, kind)
+    doc: dict[str, Any] = load_json(text)
     return doc
-
-
-def _check_statement(st: Any, kind: PolicyKind) -> None:
-    if not isinstance(st, dict):
-        raise MalformedPolicyDocument("Syntax errors in policy.")
-    unknown = set(st) - _STATEMENT_KEYS
-    if unknown:
-        raise MalformedPolicyDocument(f"Syntax errors in policy. Unknown field {sorted(unknown)[0]}")
-    if st.get("Effect") not in ("Allow", "Deny"):
-        raise MalformedPolicyDocument("Missing required field Effect" if "Effect" not in st else "Invalid effect")
-    if "Action" in st and "NotAction" in st:
-        raise MalformedPolicyDocument("Syntax errors in policy.")
-    if "Resource" in st and "NotResource" in st:
-        raise MalformedPolicyDocument("Syntax errors in policy.")
-    if "Action" not in st and "NotAction" not in st:
-        raise MalformedPolicyDocument("Policy statement must contain actions.")
-    for key in ("Action", "NotAction", "Resource", "NotResource"):
-        if key in st:
-            _check_strings(st[key])
-    has_principal = "Principal" in st or "NotPrincipal" in st
-    if kind is PolicyKind.TRUST:
-        if not has_principal:
-            raise MalformedPolicyDocument("Missing required field Principal")
-        if "Resource" in st or "NotResource" in st:
-            raise MalformedPolicyDocument("Has prohibited field Resource")
-    else:
-        if has_principal:
-            raise MalformedPolicyDocument("Policy document should not specify a principal.")
-        if "Resource" not in st and "NotResource" not in st:
-            raise MalformedPolicyDocument("Policy statement must contain resources.")
-    if "Condition" in st and not isinstance(st["Condition"], dict):
-        raise MalformedPolicyDocument("Syntax errors in policy.")
-
-
-def _check_strings(value: Any) -> None:
-    values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, str) for v in values):
-        raise MalformedPolicyDocument("Syntax errors in policy.")
 
 
 def normalize(text: str) -> str:

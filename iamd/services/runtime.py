@@ -16,7 +16,9 @@ from iamd.core.clock import Clock, SystemClock
 from iamd.core.config import Settings
 from iamd.core.crypto import MasterKeyError, SecretBox, decode_key, load_or_create_key_file
 from iamd.services import accounts, token_keys
+from iamd.services.authz import Authorizer
 from iamd.services.iam import aws_managed
+from iamd.services.principal_policies import PrincipalPolicyCache
 from iamd.services.registry import Operation, load_all
 from iamd.store import tables as t
 from iamd.store.cache import GenerationWatcher
@@ -58,6 +60,9 @@ class Runtime:
         self.operations: Mapping[tuple[str, str], Operation] = load_all()
         self.key_usage = KeyUsageRecorder(self.db)
         self.token_keys = token_keys.TokenKeyCache(self.db, self.box)
+        self.principal_policies = PrincipalPolicyCache(self.db)
+        self.watcher.subscribe(self.principal_policies.clear)
+        self.authorizer = Authorizer(self.principal_policies, settings.partition)
         self.watcher.subscribe(self.token_keys.clear)
 
     # -- start-up -------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from iamd.core.errors import (
     SignatureDoesNotMatch,
 )
 from iamd.core.http import HttpRequest
-from iamd.services import authz
 from iamd.services.context import RequestContext
 from iamd.services.runtime import Runtime
 from iamd.web.protocol.form import MAX_BODY, parse_form
@@ -83,11 +82,11 @@ class ApiHandler:
         if operation is None:
             raise NotImplementedOperation(f"iamd does not implement {service}:{action} yet")
         inputs = parse_input(spec, action, params)
-        if not operation.skip_authorization:
-            authz.authorize(service, action, rt.settings.partition, caller, inputs)
 
         db = rt.db
         with db.write() if operation.writes else db.read() as conn:
+            if not operation.skip_authorization:
+                rt.authorizer.authorize(conn, service, action, caller, inputs, _request_context(request, info.region))
             ctx = RequestContext(
                 caller=caller,
                 conn=conn,
@@ -101,6 +100,23 @@ class ApiHandler:
             rt.watcher.invalidate()
         rt.key_usage.record(info.access_key_id, rt.clock.time(), service, info.region)
         return serialize_result(spec, action, dict(result) if result else None, request_id)
+
+
+def _request_context(request: HttpRequest, region: str) -> dict[str, str]:
+    """Global condition keys that come from the HTTP request itself."""
+    context = {
+        "aws:SecureTransport": "true" if request.secure else "false",
+        "aws:RequestedRegion": region,
+    }
+    if request.source_ip:
+        context["aws:SourceIp"] = request.source_ip
+    agent = request.header("user-agent")
+    if agent:
+        context["aws:UserAgent"] = agent
+    referer = request.header("referer")
+    if referer:
+        context["aws:Referer"] = referer
+    return context
 
 
 def _request_params(request: HttpRequest) -> dict[str, str]:

@@ -1,0 +1,170 @@
+"""Condition operator names and the value types they compare (no evaluation here).
+
+AWS's operators: String*, Numeric*, Date*, Bool, BinaryEquals, IpAddress/NotIpAddress, Arn*, Null;
+each but Null takes an ``IfExists`` suffix, and each may take a ``ForAllValues:`` or
+``ForAnyValue:`` set qualifier.  Names are matched exactly (they are case-sensitive).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+
+class Family(enum.Enum):
+    STRING = "String"
+    NUMERIC = "Numeric"
+    DATE = "Date"
+    BOOL = "Bool"
+    BINARY = "Binary"
+    IP = "IpAddress"
+    ARN = "Arn"
+    NULL = "Null"
+
+
+class Compare(enum.Enum):
+    EQ = "eq"
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+    EQ_IGNORE_CASE = "eq_ic"
+    LIKE = "like"
+    IN_NETWORK = "in"
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    name: str
+    family: Family
+    compare: Compare
+    negated: bool
+    variables: bool
+    """Whether policy variables are resolved in this operator's values (String, Arn, Bool)."""
+
+
+def _b(name: str, family: Family, compare: Compare, negated: bool = False) -> Base:
+    variables = family in (Family.STRING, Family.ARN, Family.BOOL)
+    return Base(name, family, compare, negated, variables)
+
+
+BASE_OPERATORS: dict[str, Base] = {
+    b.name: b
+    for b in (
+        _b("StringEquals", Family.STRING, Compare.EQ),
+        _b("StringNotEquals", Family.STRING, Compare.EQ, True),
+        _b("StringEqualsIgnoreCase", Family.STRING, Compare.EQ_IGNORE_CASE),
+        _b("StringNotEqualsIgnoreCase", Family.STRING, Compare.EQ_IGNORE_CASE, True),
+        _b("StringLike", Family.STRING, Compare.LIKE),
+        _b("StringNotLike", Family.STRING, Compare.LIKE, True),
+        _b("NumericEquals", Family.NUMERIC, Compare.EQ),
+        _b("NumericNotEquals", Family.NUMERIC, Compare.EQ, True),
+        _b("NumericLessThan", Family.NUMERIC, Compare.LT),
+        _b("NumericLessThanEquals", Family.NUMERIC, Compare.LE),
+        _b("NumericGreaterThan", Family.NUMERIC, Compare.GT),
+        _b("NumericGreaterThanEquals", Family.NUMERIC, Compare.GE),
+        _b("DateEquals", Family.DATE, Compare.EQ),
+        _b("DateNotEquals", Family.DATE, Compare.EQ, True),
+        _b("DateLessThan", Family.DATE, Compare.LT),
+        _b("DateLessThanEquals", Family.DATE, Compare.LE),
+        _b("DateGreaterThan", Family.DATE, Compare.GT),
+        _b("DateGreaterThanEquals", Family.DATE, Compare.GE),
+        _b("Bool", Family.BOOL, Compare.EQ),
+        _b("BinaryEquals", Family.BINARY, Compare.EQ),
+        _b("IpAddress", Family.IP, Compare.IN_NETWORK),
+        _b("NotIpAddress", Family.IP, Compare.IN_NETWORK, True),
+        _b("ArnEquals", Family.ARN, Compare.LIKE),
+        _b("ArnLike", Family.ARN, Compare.LIKE),
+        _b("ArnNotEquals", Family.ARN, Compare.LIKE, True),
+        _b("ArnNotLike", Family.ARN, Compare.LIKE, True),
+        _b("Null", Family.NULL, Compare.EQ),
+    )
+}
+
+FOR_ANY_VALUE = "ForAnyValue"
+FOR_ALL_VALUES = "ForAllValues"
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    text: str
+    base: Base
+    qualifier: str | None
+    if_exists: bool
+
+
+def parse_operator(text: str) -> Operator | None:
+    """``ForAnyValue:StringLikeIfExists`` -> Operator; None for anything AWS does not define."""
+    qualifier: str | None = None
+    name = text
+    for prefix in (FOR_ANY_VALUE, FOR_ALL_VALUES):
+        if name.startswith(prefix + ":"):
+            qualifier = prefix
+            name = name[len(prefix) + 1 :]
+            break
+    if_exists = False
+    if name.endswith("IfExists") and name != "IfExists":
+        if_exists = True
+        name = name[: -len("IfExists")]
+    base = BASE_OPERATORS.get(name)
+    if base is None or (if_exists and base.family is Family.NULL):
+        return None
+    return Operator(text, base, qualifier, if_exists)
+
+
+_DATE = re.compile(
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?)?)?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$"
+)
+_EPOCH = re.compile(r"^\d{1,19}$")
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+@lru_cache(maxsize=4096)
+def parse_date(text: str) -> float | None:
+    """Epoch seconds from a W3C ISO 8601 date/time (``2024-01-31T12:00:00Z``, ``2024-01``...) or
+    an epoch number (``1706702400``); None if it is neither.  No zone designator means UTC."""
+    text = text.strip()
+    if _EPOCH.match(text):
+        return float(int(text))
+    m = _DATE.match(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, frac, _zulu, sign, tzh, tzm = m.groups()
+    tz: timezone = UTC
+    if sign is not None:
+        offset = timedelta(hours=int(tzh), minutes=int(tzm))
+        if offset >= timedelta(hours=24):
+            return None
+        tz = timezone(offset if sign == "+" else -offset)
+    try:
+        when = datetime(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=tz,
+        )
+    except ValueError:
+        return None
+    stamp = when.timestamp()
+    if frac:
+        stamp += int(frac) / 10 ** len(frac)
+    return stamp
+
+
+@lru_cache(maxsize=4096)
+def parse_number(text: str) -> Decimal | None:
+    text = text.strip()
+    if not _NUMBER.match(text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
