@@ -1,0 +1,156 @@
+"""Instance profiles: a container for one role, passed to compute."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from iamd.core import ids
+from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from iamd.core.quotas import quota
+from iamd.services.context import RequestContext
+from iamd.services.iam import common as c
+from iamd.services.iam.roles import role_output
+from iamd.services.registry import operation
+from iamd.store import tables as t
+
+RESOURCE = "instance-profile"
+
+
+def profile_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
+    r, ipr = t.roles, t.instance_profile_roles
+    roles = ctx.conn.execute(
+        sa.select(r)
+        .select_from(ipr.join(r, r.c.id == ipr.c.role_id))
+        .where(ipr.c.instance_profile_id == row.id)
+        .order_by(r.c.name_key)
+    ).all()
+    out: dict[str, Any] = {
+        "Path": row.path,
+        "InstanceProfileName": row.name,
+        "InstanceProfileId": row.id,
+        "Arn": c.arn(ctx, "instance-profile", row.path, row.name, row.account_id),
+        "CreateDate": row.created_at,
+        "Roles": [role_output(ctx, role) for role in roles],
+    }
+    if with_tags:
+        tags = c.get_tags(ctx, RESOURCE, row.id)
+        if tags:
+            out["Tags"] = tags
+    return out
+
+
+def get_profile(ctx: RequestContext, name: str) -> Row[Any]:
+    return c.get_named(ctx, t.instance_profiles, name)
+
+
+@operation("iam", "CreateInstanceProfile")
+def create_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    name: str = p["InstanceProfileName"]
+    if c.find_named(ctx, t.instance_profiles, name) is not None:
+        raise EntityAlreadyExists(f"Instance Profile {name} already exists.")
+    ip = t.instance_profiles
+    c.check_quota(
+        ctx,
+        "instance_profiles",
+        c.count(ctx, sa.select(ip.c.id).where(ip.c.account_id == ctx.account_id)),
+        "Cannot exceed quota for InstanceProfilesPerAccount: {limit}",
+    )
+    profile_id = ids.unique_id(ids.INSTANCE_PROFILE_PREFIX)
+    ctx.conn.execute(
+        ip.insert().values(
+            id=profile_id,
+            account_id=ctx.account_id,
+            name=name,
+            name_key=name.lower(),
+            path=p.get("Path") or "/",
+            created_at=ctx.now(),
+        )
+    )
+    c.put_tags(ctx, RESOURCE, profile_id, p.get("Tags") or [])
+    row = ctx.conn.execute(sa.select(ip).where(ip.c.id == profile_id)).one()
+    return {"InstanceProfile": profile_output(ctx, row, with_tags=True)}
+
+
+@operation("iam", "GetInstanceProfile")
+def get_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    return {"InstanceProfile": profile_output(ctx, get_profile(ctx, p["InstanceProfileName"]), with_tags=True)}
+
+
+@operation("iam", "ListInstanceProfiles")
+def list_instance_profiles(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    ip = t.instance_profiles
+    query = sa.select(ip).where(ip.c.account_id == ctx.account_id)
+    prefix = c.path_prefix_filter(ip.c.path, p)
+    if prefix is not None:
+        query = query.where(prefix)
+    rows, extra = c.paginate(ctx, query, [ip.c.name_key], p)
+    return {"InstanceProfiles": [profile_output(ctx, row) for row in rows], **extra}
+
+
+@operation("iam", "ListInstanceProfilesForRole")
+def list_instance_profiles_for_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    role = c.get_role(ctx, p["RoleName"])
+    ip, ipr = t.instance_profiles, t.instance_profile_roles
+    query = (
+        sa.select(ip).select_from(ip.join(ipr, ipr.c.instance_profile_id == ip.c.id)).where(ipr.c.role_id == role.id)
+    )
+    rows, extra = c.paginate(ctx, query, [ip.c.name_key], p)
+    return {"InstanceProfiles": [profile_output(ctx, row) for row in rows], **extra}
+
+
+@operation("iam", "DeleteInstanceProfile")
+def delete_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+    row = get_profile(ctx, p["InstanceProfileName"])
+    ipr = t.instance_profile_roles
+    if c.has_rows(ctx, sa.select(ipr.c.role_id).where(ipr.c.instance_profile_id == row.id)):
+        raise DeleteConflict("Cannot delete entity, must remove roles from instance profile first.")
+    c.delete_all_tags(ctx, RESOURCE, row.id)
+    ctx.conn.execute(t.instance_profiles.delete().where(t.instance_profiles.c.id == row.id))
+    return None
+
+
+@operation("iam", "AddRoleToInstanceProfile")
+def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+    profile = get_profile(ctx, p["InstanceProfileName"])
+    role = c.get_role(ctx, p["RoleName"])
+    ipr = t.instance_profile_roles
+    current = ctx.conn.execute(sa.select(ipr.c.role_id).where(ipr.c.instance_profile_id == profile.id)).all()
+    if any(r.role_id == role.id for r in current):
+        raise EntityAlreadyExists(f"Role {role.name} already exists in instance profile {profile.name}.")
+    limit = quota("roles_per_instance_profile")
+    if len(current) >= limit:
+        raise LimitExceeded(f"Cannot exceed quota for InstanceSessionsPerInstanceProfile: {limit}")
+    ctx.conn.execute(ipr.insert().values(instance_profile_id=profile.id, role_id=role.id))
+    return None
+
+
+@operation("iam", "RemoveRoleFromInstanceProfile")
+def remove_role_from_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+    profile = get_profile(ctx, p["InstanceProfileName"])
+    role = c.get_role(ctx, p["RoleName"])
+    ipr = t.instance_profile_roles
+    result = ctx.conn.execute(ipr.delete().where(ipr.c.instance_profile_id == profile.id, ipr.c.role_id == role.id))
+    if result.rowcount == 0:
+        raise NoSuchEntity(f"Role {role.name} in Instance Profile {profile.name} cannot be found.")
+    return None
+
+
+@operation("iam", "TagInstanceProfile")
+def tag_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+    c.put_tags(ctx, RESOURCE, get_profile(ctx, p["InstanceProfileName"]).id, p["Tags"])
+    return None
+
+
+@operation("iam", "UntagInstanceProfile")
+def untag_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+    c.remove_tags(ctx, RESOURCE, get_profile(ctx, p["InstanceProfileName"]).id, p["TagKeys"])
+    return None
+
+
+@operation("iam", "ListInstanceProfileTags")
+def list_instance_profile_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    return c.list_tags_page(ctx, RESOURCE, get_profile(ctx, p["InstanceProfileName"]).id, p)
