@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from iamd.core.clock import Clock
 from iamd.core.crypto import constant_time_equals
 from iamd.core.errors import ExpiredToken, InvalidClientTokenId
+from iamd.core.principal import Principal, PrincipalKind
 
 _MAGIC = b"IQ"
 _VERSION = 1
@@ -54,6 +55,8 @@ class SessionClaims:
     chained: bool = False
     source_arn: str | None = None
     """The principal that created the session (for role chaining and auditing)."""
+    role_arn: str | None = None
+    """Role sessions: the role's ARN with its path (``aws:PrincipalArn``)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -106,6 +109,34 @@ class TokenKeyRing:
             return SessionClaims.from_json(json.loads(zlib.decompress(payload)))
         except Exception as exc:  # InvalidTag, zlib/json errors: not a token of this deployment
             raise InvalidClientTokenId() from exc
+
+
+_KINDS = {
+    "assumed-role": PrincipalKind.ASSUMED_ROLE,
+    "federated-user": PrincipalKind.FEDERATED_USER,
+    "user": PrincipalKind.USER,
+    "root": PrincipalKind.ROOT,
+}
+
+
+def principal_from_claims(claims: SessionClaims) -> Principal:
+    """The caller a session token stands for; the claims ride along in ``extra["session"]``."""
+    return Principal(
+        kind=_KINDS[claims.principal_kind],
+        account_id=claims.account_id,
+        arn=claims.arn,
+        user_id=claims.user_id,
+        name=claims.name,
+        access_key_id=claims.access_key_id,
+        entity_id=claims.entity_id,
+        session_name=claims.session_name,
+        extra={"session": claims},
+    )
+
+
+def session_of(principal: Principal) -> SessionClaims | None:
+    claims = principal.extra.get("session")
+    return claims if isinstance(claims, SessionClaims) else None
 
 
 def validate(ring: TokenKeyRing, token: str | None, access_key_id: str, clock: Clock) -> SessionClaims:

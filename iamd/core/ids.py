@@ -35,6 +35,25 @@ def access_key_id(prefix: str = LONG_TERM_KEY_PREFIX) -> str:
     return prefix + _random_chars(_ID_ALPHABET, 16)
 
 
+def temporary_access_key_id(account: str) -> str:
+    """An ASIA… id that encodes its account (as AWS's do), so GetAccessKeyInfo needs no lookup."""
+    number = int(account)
+    encoded = "".join(_ID_ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(8)))
+    return TEMPORARY_KEY_PREFIX + encoded + _random_chars(_ID_ALPHABET, 8)
+
+
+def account_of_temporary_key(key_id: str) -> str | None:
+    if not key_id.startswith(TEMPORARY_KEY_PREFIX) or len(key_id) != 20:
+        return None
+    number = 0
+    for ch in key_id[4:12]:
+        index = _ID_ALPHABET.find(ch)
+        if index < 0:
+            return None
+        number = (number << 5) | index
+    return f"{number:012d}" if number < 10**12 else None
+
+
 def secret_access_key() -> str:
     """A 40-character secret access key."""
     return _random_chars(_SECRET_ALPHABET, 40)

@@ -12,11 +12,13 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from iamd.auth.session_tokens import SessionClaims, session_of
 from iamd.core.arn import iam_arn
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import Principal, PrincipalKind
@@ -31,7 +33,7 @@ from iamd.policy import (
     evaluate,
     from_core_principal,
 )
-from iamd.services.principal_policies import PrincipalPolicies, PrincipalPolicyCache
+from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicies, PrincipalPolicyCache
 from iamd.store import tables as t
 
 # Parameters that name the resource, in priority order (AddUserToGroup acts on the group,
@@ -88,9 +90,33 @@ class Target:
     tags: Mapping[str, str]
 
 
+_ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+
+# What sessions from GetSessionToken may call: IAM only with MFA; STS only these two.
+_SESSION_TOKEN_STS_ACTIONS = frozenset({"AssumeRole", "GetCallerIdentity"})
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def session_context(claims: SessionClaims | None, now: float) -> dict[str, str]:
+    """Condition keys that come from the caller's session (temporary credentials)."""
+    if claims is None:
+        return {}
+    out = {"aws:TokenIssueTime": _iso(claims.issued_at)}
+    if claims.mfa_authenticated_at is not None:
+        out["aws:MultiFactorAuthPresent"] = "true"
+        out["aws:MultiFactorAuthAge"] = str(max(0, int(now - claims.mfa_authenticated_at)))
+    else:
+        out["aws:MultiFactorAuthPresent"] = "false"
+    return out
+
+
 class Authorizer:
-    def __init__(self, policies: PrincipalPolicyCache, partition: str) -> None:
+    def __init__(self, policies: PrincipalPolicyCache, managed: ManagedPolicyCache, partition: str) -> None:
         self._policies = policies
+        self._managed = managed
         self._partition = partition
 
     def authorize(
@@ -102,6 +128,9 @@ class Authorizer:
         params: Mapping[str, Any],
         request_context: Mapping[str, str | Sequence[str]],
     ) -> None:
+        claims = session_of(caller)
+        if claims is not None and claims.principal_kind in ("user", "root"):
+            _check_session_token_limits(claims, service, action)
         if caller.kind is PrincipalKind.ROOT:
             return
         target = self.target(conn, service, action, caller, params)
@@ -115,27 +144,75 @@ class Authorizer:
             raise AccessDenied(access_denied_message(caller.arn, f"{service}:{action}", target.resource, decision))
 
     def decide(
-        self, caller: Principal, action: str, resource: str, context: Mapping[str, str | Sequence[str]]
+        self,
+        caller: Principal,
+        action: str,
+        resource: str,
+        context: Mapping[str, str | Sequence[str]],
+        *,
+        resource_policy: CompiledPolicy | None = None,
+        resource_account: str | None = None,
+        resource_policy_required: bool = False,
     ) -> Decision:
+        """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception)."""
+        now = time.time()
+        claims = session_of(caller)
         policies = self._caller_policies(caller)
-        principal = from_core_principal(caller, tags=policies.tags, unique_id=caller.entity_id)
+        tags = dict(policies.tags)
+        session_policies: list[CompiledPolicy] = []
+        role_arn = None
+        source_identity = None
+        if claims is not None:
+            tags.update(claims.tags)
+            role_arn = claims.role_arn
+            source_identity = claims.source_identity
+            session_policies = self._session_policies(claims)
+        full_context: dict[str, str | Sequence[str]] = {**session_context(claims, now), **context}
+        principal = from_core_principal(
+            caller,
+            tags=tags,
+            unique_id=caller.entity_id,
+            role_arn=role_arn,
+            source_identity=source_identity,
+        )
+        identity = _compiled(policies)
+        if caller.kind is PrincipalKind.FEDERATED_USER and claims is not None and claims.entity_id is None:
+            identity = [compile_policy(_ALLOW_ALL, policy_id="root")]  # the root's federated users
         request = EvaluationRequest(
             principal=principal,
             action=action,
             resource=resource,
-            context=context,
-            identity_policies=_compiled(policies),
+            context=full_context,
+            identity_policies=identity,
             permissions_boundaries=(
                 [compile_policy(policies.boundary.document, policy_id=policies.boundary.policy_id)]
                 if policies.boundary
                 else []
             ),
-            now=time.time(),
+            session_policies=session_policies,
+            resource_policy=resource_policy,
+            resource_account=resource_account,
+            resource_policy_required=resource_policy_required,
+            now=now,
         )
         return evaluate(request)
 
+    def _session_policies(self, claims: SessionClaims) -> list[CompiledPolicy]:
+        compiled = [
+            compile_policy(text, policy_id=f"session-policy-{i}", kind=PolicyKind.IDENTITY)
+            for i, text in enumerate(claims.session_policies)
+        ]
+        for arn in claims.session_policy_arns:
+            sourced = self._managed.get(arn)
+            if sourced is not None:
+                compiled.append(compile_policy(sourced.document, policy_id=arn, kind=PolicyKind.IDENTITY))
+        if claims.principal_kind == "federated-user" and not compiled:
+            # A federated user without a session policy has no permissions.
+            compiled.append(compile_policy('{"Version":"2012-10-17","Statement":[]}', policy_id="none"))
+        return compiled
+
     def _caller_policies(self, caller: Principal) -> PrincipalPolicies:
-        if caller.kind is PrincipalKind.USER and caller.entity_id:
+        if caller.kind in (PrincipalKind.USER, PrincipalKind.FEDERATED_USER) and caller.entity_id:
             return self._policies.for_user(caller.entity_id)
         if caller.kind is PrincipalKind.ASSUMED_ROLE and caller.entity_id:
             return self._policies.for_role(caller.entity_id)
@@ -146,6 +223,8 @@ class Authorizer:
     ) -> Target:
         account, p = caller.account_id, self._partition
         if service == "sts":
+            if action == "GetFederationToken" and isinstance(params.get("Name"), str):
+                return Target(f"arn:{p}:sts::{account}:federated-user/{params['Name']}", {})
             return Target(str(params.get("RoleArn") or "*"), {})
         if action in _LIST_KINDS:
             prefix = str(params.get("PathPrefix") or "/")
@@ -216,6 +295,17 @@ def _request_keys(action: str, params: Mapping[str, Any]) -> dict[str, str | Seq
 
 def _compiled(policies: PrincipalPolicies) -> list[CompiledPolicy]:
     return [compile_policy(p.document, policy_id=p.policy_id, kind=PolicyKind.IDENTITY) for p in policies.identity]
+
+
+def _check_session_token_limits(claims: SessionClaims, service: str, action: str) -> None:
+    """AWS's rules for GetSessionToken credentials."""
+    if service == "sts" and action not in _SESSION_TOKEN_STS_ACTIONS:
+        raise AccessDenied(f"Cannot call {action} with session credentials")
+    if service == "iam" and claims.mfa_authenticated_at is None:
+        raise AccessDenied(
+            f"User: {claims.arn} is not authorized to perform: iam:{action} "
+            "because IAM operations with GetSessionToken credentials require MFA authentication information"
+        )
 
 
 def _self_service_exception(conn: Connection, caller: Principal, action: str) -> bool:

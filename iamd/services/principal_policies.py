@@ -129,3 +129,32 @@ def load_role(conn: Connection, role_id: str) -> PrincipalPolicies:
         return PrincipalPolicies()
     policies = _inline(conn, "role", role_id, f"role/{role.name}") + _attached(conn, "role", role_id)
     return PrincipalPolicies(tuple(policies), _boundary(conn, role.permissions_boundary), _tags(conn, "role", role_id))
+
+
+class ManagedPolicyCache:
+    """Default-version documents of managed policies by ARN (session PolicyArns), per generation."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[str, SourcedPolicy | None] = {}
+
+    def clear(self) -> None:
+        self._cache = {}
+
+    def get(self, arn: str) -> SourcedPolicy | None:
+        if arn in self._cache:
+            return self._cache[arn]
+        mp, pv = t.managed_policies, t.policy_versions
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(pv.c.document)
+                .select_from(
+                    mp.join(pv, sa.and_(pv.c.policy_id == mp.c.id, pv.c.version_id == mp.c.default_version))
+                )
+                .where(mp.c.arn == arn)
+            ).first()
+        value = SourcedPolicy(arn, row.document) if row else None
+        if len(self._cache) > 10_000:
+            self._cache = {}
+        self._cache[arn] = value
+        return value

@@ -18,7 +18,7 @@ from iamd.core.crypto import MasterKeyError, SecretBox, decode_key, load_or_crea
 from iamd.services import accounts, token_keys
 from iamd.services.authz import Authorizer
 from iamd.services.iam import aws_managed
-from iamd.services.principal_policies import PrincipalPolicyCache
+from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicyCache
 from iamd.services.registry import Operation, load_all
 from iamd.store import tables as t
 from iamd.store.cache import GenerationWatcher
@@ -62,7 +62,9 @@ class Runtime:
         self.token_keys = token_keys.TokenKeyCache(self.db, self.box)
         self.principal_policies = PrincipalPolicyCache(self.db)
         self.watcher.subscribe(self.principal_policies.clear)
-        self.authorizer = Authorizer(self.principal_policies, settings.partition)
+        self.managed_policies = ManagedPolicyCache(self.db)
+        self.watcher.subscribe(self.managed_policies.clear)
+        self.authorizer = Authorizer(self.principal_policies, self.managed_policies, settings.partition)
         self.watcher.subscribe(self.token_keys.clear)
 
     # -- start-up -------------------------------------------------------------------------------
@@ -144,7 +146,12 @@ class KeyUsageRecorder:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._pending: dict[str, tuple[float, str, str]] = {}
+        self._roles: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
+
+    def record_role(self, role_id: str, when: float, region: str) -> None:
+        """A role was assumed (RoleLastUsed)."""
+        self._roles[role_id] = (when, region)
 
     def record(self, access_key_id: str, when: float, service: str, region: str) -> None:
         self._pending[access_key_id] = (when, service, region)
@@ -152,13 +159,15 @@ class KeyUsageRecorder:
     def discard(self) -> None:
         with self._lock:
             self._pending = {}
+            self._roles = {}
 
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
-        if not pending:
+            roles, self._roles = self._roles, {}
+        if not pending and not roles:
             return
-        k = t.access_keys
+        k, r = t.access_keys, t.roles
         try:
             with self._db.engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
                 for key_id, (when, service, region) in pending.items():
@@ -167,8 +176,12 @@ class KeyUsageRecorder:
                         .where(k.c.id == key_id)
                         .values(last_used_at=when, last_used_service=service, last_used_region=region)
                     )
+                for role_id, (when, region) in roles.items():
+                    conn.execute(r.update().where(r.c.id == role_id).values(last_used_at=when, last_used_region=region))
         except sa.exc.DBAPIError:
             log.warning("could not record access key usage; will retry")
             with self._lock:
                 for key_id, value in pending.items():
                     self._pending.setdefault(key_id, value)
+                for role_id, used in roles.items():
+                    self._roles.setdefault(role_id, used)

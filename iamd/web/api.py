@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from iamd.auth import session_tokens
 from iamd.core import ids
 from iamd.core.errors import (
     AwsError,
     InternalFailure,
     InvalidAction,
-    InvalidClientTokenId,
     InvalidHttpRequest,
     MissingAuthenticationToken,
     NotImplementedOperation,
@@ -70,11 +70,13 @@ class ApiHandler:
         seen.append(spec)
 
         if info.access_key_id.startswith("ASIA"):
-            # Temporary credentials arrive with the STS issue; until then they are unknown.
-            raise InvalidClientTokenId()
-        resolved = rt.resolver.resolve(info.access_key_id)
-        rt.verifier.verify(request, info, resolved.secret_access_key)
-        caller = resolved.principal
+            claims = session_tokens.validate(rt.token_keys.ring(), info.security_token, info.access_key_id, rt.clock)
+            rt.verifier.verify(request, info, claims.secret_access_key)
+            caller = session_tokens.principal_from_claims(claims)
+        else:
+            resolved = rt.resolver.resolve(info.access_key_id)
+            rt.verifier.verify(request, info, resolved.secret_access_key)
+            caller = resolved.principal
 
         if action not in spec.operations:
             raise InvalidAction(f"Could not find operation {action} for version {spec.api_version}")
@@ -98,7 +100,8 @@ class ApiHandler:
             result = operation.handler(ctx, inputs)
         if operation.writes:
             rt.watcher.invalidate()
-        rt.key_usage.record(info.access_key_id, rt.clock.time(), service, info.region)
+        if not info.access_key_id.startswith("ASIA"):
+            rt.key_usage.record(info.access_key_id, rt.clock.time(), service, info.region)
         return serialize_result(spec, action, dict(result) if result else None, request_id)
 
 
