@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from iamd.cli import policy_cmd
 from iamd.core.config import Settings, settings_from_env
 
 
@@ -45,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--account-id", default=None)
     create.add_argument("--name", default=None)
     acc_sub.add_parser("list", help="list accounts as JSON")
+
+    keys = sub.add_parser("keys", help="session token keys")
+    _store_options(keys, suppress=True)
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("rotate", help="make a new primary token key (older tokens stay valid until they expire)")
+
+    roles = sub.add_parser("roles", help="role operations for operators")
+    _store_options(roles, suppress=True)
+    roles_sub = roles.add_subparsers(dest="roles_command", required=True)
+    revoke = roles_sub.add_parser("revoke-sessions", help="deny all sessions of a role issued before now")
+    revoke.add_argument("role_name")
+    revoke.add_argument("--account-id", default=None, help="the role's account (default: the default account)")
+
+    policy_cmd.register(sub)
     return parser
 
 
@@ -64,6 +79,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "policy":
+        return policy_cmd.run(args)
     try:
         settings = _settings(args)
     except ValueError as exc:
@@ -75,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return serve(settings)
-    return accounts_command(args, settings)
+    if args.command == "accounts":
+        return accounts_command(args, settings)
+    return admin_command(args, settings)
 
 
 def serve(settings: Settings) -> int:
@@ -146,6 +165,32 @@ def accounts_command(args: argparse.Namespace, settings: Settings) -> int:
         else:
             with runtime.db.read() as conn:
                 print(json.dumps(accounts.list_accounts(conn), indent=2))
+    finally:
+        runtime.close()
+    return 0
+
+
+def admin_command(args: argparse.Namespace, settings: Settings) -> int:
+    from iamd.services import admin
+    from iamd.services.runtime import ConfigError, Runtime
+
+    try:
+        runtime = Runtime(settings)
+        runtime.prepare_store()
+    except ConfigError as exc:
+        print(f"iamd: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with runtime.db.write() as conn:
+            if args.command == "keys":
+                key_id = admin.rotate_token_keys(conn, runtime.box, runtime.clock)
+                print(json.dumps({"PrimaryKeyId": key_id}))
+            else:
+                result = admin.revoke_role_sessions(conn, runtime.clock, args.account_id, args.role_name)
+                print(json.dumps(result))
+    except admin.AdminError as exc:
+        print(f"iamd: {exc}", file=sys.stderr)
+        return 1
     finally:
         runtime.close()
     return 0
