@@ -149,3 +149,37 @@ def validate(ring: TokenKeyRing, token: str | None, access_key_id: str, clock: C
     if clock.time() >= claims.expires_at:
         raise ExpiredToken()
     return claims
+
+
+class TokenCache:
+    """Opened tokens by their text, so a busy session is decrypted once, not on every request.
+
+    Expiry and the access key binding are still checked on every request; a token is only
+    cached after it opened under a key of the ring, so a tampered token can never hit.
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._entries: dict[str, tuple[SessionClaims, Principal]] = {}
+        self._max = max_entries
+
+    def clear(self) -> None:
+        self._entries = {}
+
+    def resolve(
+        self, ring: TokenKeyRing, token: str | None, access_key_id: str, clock: Clock
+    ) -> tuple[SessionClaims, Principal]:
+        if not token:
+            raise InvalidClientTokenId()
+        hit = self._entries.get(token)
+        if hit is None:
+            claims = ring.open(token)
+            hit = (claims, principal_from_claims(claims))
+            if len(self._entries) >= self._max:
+                self._entries = {}
+            self._entries[token] = hit
+        claims = hit[0]
+        if not constant_time_equals(claims.access_key_id, access_key_id):
+            raise InvalidClientTokenId()
+        if clock.time() >= claims.expires_at:
+            raise ExpiredToken()
+        return hit

@@ -11,6 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from iamd.auth.credentials import CredentialResolver
+from iamd.auth.session_tokens import TokenCache
 from iamd.auth.sigv4 import SigV4Verifier
 from iamd.core.clock import Clock, SystemClock
 from iamd.core.config import Settings
@@ -66,6 +67,7 @@ class Runtime:
         self.watcher.subscribe(self.managed_policies.clear)
         self.authorizer = Authorizer(self.principal_policies, self.managed_policies, settings.partition)
         self.watcher.subscribe(self.token_keys.clear)
+        self.token_cache = TokenCache()
 
     # -- start-up -------------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from iamd.auth import session_tokens
 from iamd.core import ids
 from iamd.core.errors import (
     AwsError,
@@ -70,9 +69,10 @@ class ApiHandler:
         seen.append(spec)
 
         if info.access_key_id.startswith("ASIA"):
-            claims = session_tokens.validate(rt.token_keys.ring(), info.security_token, info.access_key_id, rt.clock)
+            claims, caller = rt.token_cache.resolve(
+                rt.token_keys.ring(), info.security_token, info.access_key_id, rt.clock
+            )
             rt.verifier.verify(request, info, claims.secret_access_key)
-            caller = session_tokens.principal_from_claims(claims)
         else:
             resolved = rt.resolver.resolve(info.access_key_id)
             rt.verifier.verify(request, info, resolved.secret_access_key)
