@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from iamd.core.errors import MalformedPolicyDocument
 from iamd.policy.conditions import Condition, compile_condition
 from iamd.policy.context import EvalContext
-from iamd.policy.grammar import Policy, PolicyKind, PrincipalSpec, Statement, parse_policy
+from iamd.policy.grammar import SYNTAX, Policy, PolicyKind, PrincipalSpec, Statement, parse_policy
 from iamd.policy.model import MatchKind, PrincipalDescriptor, PrincipalType
 from iamd.policy.variables import (
     EXACT,
@@ -89,6 +90,18 @@ class CompiledPrincipal:
             return MatchKind.ACCOUNT
         return None
 
+    def names_fully(self, p: PrincipalDescriptor) -> bool:
+        """NotPrincipal with Deny: the caller is spared only when every level AWS may check is
+        listed -- its account and itself (or, for a session, the role or user behind it)."""
+        how = self.match(p)
+        if how is None:
+            return False
+        if how is MatchKind.ACCOUNT:
+            return p.type is PrincipalType.ROOT
+        if p.type is PrincipalType.ROOT or not (p.type.is_iam_identity):
+            return True
+        return p.account is not None and p.account in self.accounts
+
 
 class _Resources:
     """Resource / NotResource patterns: exact set, prefixes, one regex, and variable patterns."""
@@ -130,6 +143,8 @@ class _Resources:
         if self.regex is not None and self.regex.fullmatch(resource) is not None:
             return True
         for pattern in self.dynamic:
+            if not resource.startswith(pattern.head):
+                continue
             resolved = pattern.resolve(ctx.variable)
             if resolved is not None and matches(resource, resolved):
                 return True
@@ -199,7 +214,9 @@ class CompiledStatement:
         self.resources = _Resources(resource_patterns, variables) if resource_patterns is not None else None
         self.principal = CompiledPrincipal(st.principal) if st.principal is not None else None
         self.not_principal = CompiledPrincipal(st.not_principal) if st.not_principal is not None else None
-        self.conditions: tuple[Condition, ...] = tuple(compile_condition(c, variables) for c in st.conditions)
+        conditions = [compile_condition(c, variables) for c in st.conditions]
+        # AND-ed and free of side effects: cheap checks first
+        self.conditions: tuple[Condition, ...] = tuple(sorted(conditions, key=lambda c: c.cost))
         vendors = {pattern.split(":", 1)[0].lower() for pattern in action_patterns}
         wild = self.not_action or self.actions.any or any("*" in v or "?" in v for v in vendors)
         self.services = None if wild else frozenset(vendors)
@@ -222,7 +239,9 @@ class CompiledStatement:
         if self.principal is not None:
             return self.principal.match(p)
         if self.not_principal is not None:
-            return MatchKind.DIRECT if self.not_principal.match(p) is None else None
+            # Allow: anyone the element names at all is left out; Deny: only the fully named are spared
+            spared = self.not_principal.match(p) is not None if self.allow else self.not_principal.names_fully(p)
+            return None if spared else MatchKind.DIRECT
         return None
 
 
@@ -307,10 +326,8 @@ def compile_policy(
         return CompiledPolicy(_compile_text(document, kind), policy_id)
     try:
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        from iamd.core.errors import MalformedPolicyDocument
-
-        raise MalformedPolicyDocument("Syntax errors in policy.") from exc
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise MalformedPolicyDocument(SYNTAX) from exc
     return CompiledPolicy(_compile_canonical(canonical, kind), policy_id)
 
 

@@ -53,7 +53,9 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class Condition:
     """One key under one operator.  Subclasses define ``prepare`` and ``match``."""
 
-    __slots__ = ("entry", "if_exists", "key", "negated", "qualifier")
+    __slots__ = ("entry", "fixed", "if_exists", "key", "negated", "qualifier")
+    cost = 1
+    """Relative evaluation cost: a statement checks its cheapest conditions first."""
 
     def __init__(self, entry: ConditionEntry) -> None:
         op = entry.operator
@@ -62,6 +64,8 @@ class Condition:
         self.negated = op.base.negated
         self.if_exists = op.if_exists
         self.qualifier = {None: NONE, FOR_ANY_VALUE: ANY, FOR_ALL_VALUES: ALL}[op.qualifier]
+        self.fixed: Any = None
+        """The prepared policy values when they do not depend on the request (no variables)."""
 
     def prepare(self, ctx: EvalContext) -> Any:
         """The policy values ready for ``match`` (variables resolved)."""
@@ -82,7 +86,9 @@ class Condition:
             if qualifier == ANY:
                 return False
             return self.negated
-        prepared = self.prepare(ctx)
+        prepared = self.fixed
+        if prepared is None:
+            prepared = self.prepare(ctx)
         match = self.match
         negated = self.negated
         if qualifier == NONE:
@@ -104,21 +110,19 @@ class Condition:
 class _Templated(Condition):
     """String / Arn / Bool operators: values may hold policy variables."""
 
-    __slots__ = ("_static", "_templates")
+    __slots__ = ("_templates",)
 
     def __init__(self, entry: ConditionEntry, variables: bool) -> None:
         super().__init__(entry)
         use_vars = variables and entry.operator.base.variables
         self._templates: tuple[tuple[Part, ...], ...] = tuple(tokenize(v, use_vars) for v in entry.values)
         dynamic = any(has_variables(t) for t in self._templates)
-        self._static: Any = None if dynamic else self.build(self._templates, None)
+        self.fixed = None if dynamic else self.build(self._templates, None)
 
     def build(self, templates: tuple[tuple[Part, ...], ...], ctx: EvalContext | None) -> Any:
         raise NotImplementedError
 
     def prepare(self, ctx: EvalContext) -> Any:
-        if self._static is not None:
-            return self._static
         return self.build(self._templates, ctx)
 
 
@@ -155,14 +159,14 @@ _Prepared = tuple[frozenset[str], tuple[str, ...], tuple[re.Pattern[str], ...]]
 class _Pattern(Condition):
     """Values with wildcards (StringLike, ArnLike): exact values, prefixes and regexes."""
 
-    __slots__ = ("_patterns", "_static")
+    __slots__ = ("_patterns",)
+    cost = 3
     semantics = GLOB
 
     def __init__(self, entry: ConditionEntry, variables: bool) -> None:
         super().__init__(entry)
         use_vars = variables and entry.operator.base.variables
         self._patterns = tuple(Pattern(tokenize(v, use_vars), self.semantics) for v in entry.values)
-        self._static: _Prepared | None = None
         if not any(p.dynamic for p in self._patterns):
             exact, prefixes, sources = set(), [], []
             for pattern in self._patterns:
@@ -177,11 +181,9 @@ class _Pattern(Condition):
                     if source is not None:
                         sources.append(source)
             regexes = (compiled("|".join(f"(?:{s})" for s in sources)),) if sources else ()
-            self._static = (frozenset(exact), tuple(prefixes), regexes)
+            self.fixed = (frozenset(exact), tuple(prefixes), regexes)
 
     def prepare(self, ctx: EvalContext) -> _Prepared:
-        if self._static is not None:
-            return self._static
         exact: set[str] = set()
         prefixes: list[str] = []
         regexes: list[re.Pattern[str]] = []
@@ -237,17 +239,17 @@ class Bool(_Templated):
 class _Static(Condition):
     """Operators whose values take no variables: parsed once."""
 
-    __slots__ = ("_prepared",)
+    __slots__ = ()
 
     def __init__(self, entry: ConditionEntry) -> None:
         super().__init__(entry)
-        self._prepared = self.parse(entry.values)
+        self.fixed = self.parse(entry.values)
 
     def parse(self, values: tuple[str, ...]) -> Any:
         raise NotImplementedError
 
     def prepare(self, ctx: EvalContext) -> Any:
-        return self._prepared
+        return self.fixed
 
 
 _COMPARE: dict[Compare, Callable[[Any, Any], bool]] = {
@@ -261,6 +263,7 @@ _COMPARE: dict[Compare, Callable[[Any, Any], bool]] = {
 
 class Numeric(_Static):
     __slots__ = ("_cmp",)
+    cost = 3
 
     def __init__(self, entry: ConditionEntry) -> None:
         self._cmp = _COMPARE[entry.operator.base.compare]
@@ -279,6 +282,7 @@ class Numeric(_Static):
 
 class Date(_Static):
     __slots__ = ("_cmp",)
+    cost = 3
 
     def __init__(self, entry: ConditionEntry) -> None:
         self._cmp = _COMPARE[entry.operator.base.compare]
@@ -306,6 +310,7 @@ class BinaryEquals(_Static):
     """Byte-for-byte comparison of base-64 values (request values are base-64 text too)."""
 
     __slots__ = ()
+    cost = 3
 
     def parse(self, values: tuple[str, ...]) -> tuple[frozenset[bytes], frozenset[str]]:
         decoded = frozenset(b for b in (_b64(v) for v in values) if b is not None)
@@ -333,6 +338,7 @@ class IpAddress(_Static):
     """IPv4 / IPv6 CIDR ranges; a bare address is a /32 (or /128)."""
 
     __slots__ = ()
+    cost = 4
 
     def parse(self, values: tuple[str, ...]) -> tuple[_Network, ...]:
         networks: list[_Network] = []

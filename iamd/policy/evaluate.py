@@ -4,8 +4,9 @@ evaluation logic", "Session policies").
 1. Deny evaluation: an applicable Deny in any policy that applies to the request (SCPs, RCPs, the
    resource-based policy, identity-based policies, permissions boundaries, session policies) is an
    explicit deny.
-2. RCPs (resources outside the management account; not for service-linked roles or service
-   principals): every level must have an applicable Allow.
+2. RCPs (resources outside the management account; not for service-linked roles): every level
+   must have an applicable Allow.  They apply to every other caller, service principals and
+   anonymous callers included.
 3. SCPs (principals of member accounts, root included; not service-linked roles): every level
    must have an applicable Allow.
 4. Resource-based policy.  Same account: an Allow that names the caller itself (its own ARN, the
@@ -51,6 +52,8 @@ _DENY_ORDER = (
 )
 
 _Found = tuple[list[MatchedStatement], list[MatchedStatement]]
+_IAM_IDENTITIES = frozenset(t for t in PrincipalType if t.is_iam_identity)
+_SESSIONS = frozenset(t for t in PrincipalType if t.is_session)
 
 
 def _scan(
@@ -92,16 +95,6 @@ def _scan_resource(
     return allows, denies
 
 
-def _describe(statements: Sequence[MatchedStatement]) -> str:
-    names = []
-    for st in statements:
-        where = st.policy_id or st.policy_type.value
-        if st.level is not None:
-            where += f" (level {st.level})"
-        names.append(f"{st.ref} in {where}" if st.sid else f"statement {st.statement_index} of {where}")
-    return "; ".join(names)
-
-
 class _Evaluation:
     __slots__ = ("action", "ctx", "request", "service", "supporting")
 
@@ -117,16 +110,18 @@ class _Evaluation:
         self.supporting: list[MatchedStatement] = []
 
     def implicit(self, ptype: PolicyType, detail: str) -> Decision:
-        text = f"Implicitly denied: no {ptype.value} allows {self.action} on {self.request.resource or '*'}"
-        if detail:
-            text += f" ({detail})"
-        return Decision(Effect.IMPLICIT_DENY, self.action, ptype, (), text)
+        return Decision(Effect.IMPLICIT_DENY, self.action, ptype, resource=self.request.resource, detail=detail)
 
     def allow(self, granting: Sequence[MatchedStatement], how: str) -> Decision:
-        text = f"Allowed {how}"
-        if granting:
-            text += ": " + _describe(granting)
-        return Decision(Effect.ALLOW, self.action, None, tuple(granting), text, tuple(self.supporting))
+        return Decision(
+            Effect.ALLOW,
+            self.action,
+            None,
+            tuple(granting),
+            tuple(self.supporting),
+            resource=self.request.resource,
+            detail=how,
+        )
 
     def levels(
         self, levels: Sequence[Sequence[CompiledPolicy]], ptype: PolicyType, denies: list[MatchedStatement]
@@ -149,12 +144,10 @@ class _Evaluation:
         ctx, service = self.ctx, self.service
         denies: list[MatchedStatement] = []
 
-        scp_applies = (t.is_iam_identity or t is PrincipalType.ROOT) and not (
+        scp_applies = (t in _IAM_IDENTITIES or t is PrincipalType.ROOT) and not (
             p.in_management_account or p.service_linked_role
         )
-        rcp_applies = not (request.resource_in_management_account or p.service_linked_role) and (
-            t is not PrincipalType.SERVICE
-        )
+        rcp_applies = not (request.resource_in_management_account or p.service_linked_role)
         scp_missing = rcp_missing = None
         if scp_applies:
             scp_missing = self.levels(request.service_control_policies, PolicyType.SERVICE_CONTROL, denies)
@@ -167,7 +160,7 @@ class _Evaluation:
         boundary_ok = session_ok = True
         boundary_allows: list[MatchedStatement] = []
         session_allows: list[MatchedStatement] = []
-        if t.is_iam_identity:
+        if t in _IAM_IDENTITIES:
             identity_allows, found = _scan(request.identity_policies, PolicyType.IDENTITY, ctx, service)
             denies.extend(found)
             for boundary in request.permissions_boundaries:
@@ -175,7 +168,7 @@ class _Evaluation:
                 denies.extend(found)
                 boundary_allows.extend(allows)
                 boundary_ok = boundary_ok and bool(allows)
-            if t.is_session:
+            if t in _SESSIONS:
                 session_allows, found = _scan(request.session_policies, PolicyType.SESSION, ctx, service)
                 denies.extend(found)
                 # without a session policy a role session is not limited; a federated user has nothing
@@ -183,8 +176,9 @@ class _Evaluation:
 
         if denies:
             first = min(denies, key=lambda m: _DENY_ORDER.index(m.policy_type))
-            text = f"Explicitly denied by {first.policy_type.with_article}: " + _describe(denies)
-            return Decision(Effect.EXPLICIT_DENY, self.action, first.policy_type, tuple(denies), text)
+            return Decision(
+                Effect.EXPLICIT_DENY, self.action, first.policy_type, tuple(denies), resource=request.resource
+            )
         if rcp_missing is not None:
             return self.implicit(PolicyType.RESOURCE_CONTROL, f"level {rcp_missing} has no applicable Allow")
         if scp_missing is not None:
@@ -193,7 +187,7 @@ class _Evaluation:
         rp_granting = [m for m, _ in rp_allows]
         if t is PrincipalType.ROOT:
             return self.root(rp_granting)
-        if not t.is_iam_identity:
+        if t not in _IAM_IDENTITIES:
             if rp_granting:
                 return self.allow(rp_granting, "by the resource-based policy")
             return self.implicit(PolicyType.RESOURCE, f"{t.value} callers have no identity-based policies")

@@ -68,7 +68,8 @@ class PolicyKind(enum.Enum):
     TRUST = "trust"
     SESSION = "session"
     IDENTITY = "identity"
-    """Any identity-based policy (inline, managed, boundary) checked for evaluation: no size limit."""
+    """Any identity-based policy (inline, managed, boundary, session) compiled for evaluation: no
+    size limit, no Version requirement, and an empty Statement list is accepted (it allows nothing)."""
     RESOURCE = "resource"
     """A resource-based policy of another service (bucket policy, queue policy...)."""
     SCP = "scp"
@@ -237,7 +238,7 @@ def _syntax(doc: Mapping[str, Any], kind: PolicyKind) -> list[Mapping[str, Any]]
     statements = doc.get("Statement")
     if isinstance(statements, Mapping):
         statements = [statements]
-    if not isinstance(statements, list) or not statements:
+    if not isinstance(statements, list) or (not statements and kind is not PolicyKind.IDENTITY):
         _fail(SYNTAX)
     for st in statements:
         if not isinstance(st, Mapping):
@@ -445,8 +446,6 @@ _VENDOR = re.compile(r"^[a-zA-Z0-9\-.]+$")
 
 def _check_action(action: str, kind: PolicyKind) -> None:
     if action == "*":
-        if kind is PolicyKind.RCP:
-            _fail(SYNTAX)
         return
     parts = action.split(":")
     if len(parts) == 1:

@@ -217,9 +217,11 @@ class Decision:
     effect: Effect
     action: str
     policy_type: PolicyType | None
-    statements: tuple[MatchedStatement, ...]
-    explanation: str
+    statements: tuple[MatchedStatement, ...] = ()
     supporting: tuple[MatchedStatement, ...] = ()
+    resource: str = ""
+    detail: str = ""
+    """A short note on why (``the account root user has full access in its own account``...)."""
 
     @property
     def allowed(self) -> bool:
@@ -235,6 +237,19 @@ class Decision:
             return f"with an explicit deny in {self.policy_type.with_article}"
         return f"because no {self.policy_type.value} allows the {self.action} action"
 
+    @property
+    def explanation(self) -> str:
+        """One sentence for people: what decided, and which statements."""
+        if self.effect is Effect.ALLOW:
+            text = f"Allowed {self.detail}" if self.detail else "Allowed"
+            return f"{text}: {describe(self.statements)}" if self.statements else text
+        ptype = self.policy_type.value if self.policy_type is not None else "policy"
+        if self.effect is Effect.EXPLICIT_DENY:
+            article = self.policy_type.with_article if self.policy_type is not None else "a policy"
+            return f"Explicitly denied by {article}: {describe(self.statements)}"
+        text = f"Implicitly denied: no {ptype} allows {self.action} on {self.resource or '*'}"
+        return f"{text} ({self.detail})" if self.detail else text
+
     def as_json(self) -> dict[str, Any]:
         return {
             "decision": self.effect.value,
@@ -243,6 +258,17 @@ class Decision:
             "supporting_statements": [s.as_json() for s in self.supporting],
             "explanation": self.explanation,
         }
+
+
+def describe(statements: Sequence[MatchedStatement]) -> str:
+    """``Sid in policy-id; statement 2 of other-policy (level 1)``."""
+    names = []
+    for st in statements:
+        where = st.policy_id or st.policy_type.value
+        if st.level is not None:
+            where += f" (level {st.level})"
+        names.append(f"{st.sid} in {where}" if st.sid else f"statement {st.statement_index} of {where}")
+    return "; ".join(names)
 
 
 def access_denied_message(principal_arn: str, action: str, resource: str, decision: Decision) -> str:

@@ -36,8 +36,8 @@ Fragment = str | Part
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _SPECIAL = {"*": "*", "?": "?", "$": "$"}
-_DEFAULT = re.compile(r"^\s*([^\s,']+)\s*,\s*'([^']*)'\s*$")
-_NAME = re.compile(r"^\s*([^\s,']+)\s*$")
+_DEFAULT = re.compile(r"^\s*([^\s,'$][^,'$]*?)\s*,\s*'([^']*)'\s*$")
+_NAME = re.compile(r"^\s*([^\s,'$][^,'$]*?)\s*$")
 
 
 def tokenize(value: str, variables: bool) -> tuple[Part, ...]:
@@ -237,14 +237,19 @@ Resolved = tuple[int, object]
 
 
 class Pattern:
-    """One policy pattern compiled for its semantics (GLOB, ARN or RESOURCE)."""
+    """One policy pattern compiled for its semantics (GLOB, ARN or RESOURCE).
 
-    __slots__ = ("dynamic", "fragments", "mode", "parts", "static")
+    ``head`` is the literal text before the first wildcard or variable: every value the pattern
+    matches starts with it, which rejects most values before any variable is resolved.
+    """
+
+    __slots__ = ("dynamic", "fragments", "head", "mode", "parts", "static")
 
     def __init__(self, parts: tuple[Part, ...], semantics: int) -> None:
         if semantics != GLOB:
             parts = pin_early_variables(parts)
         self.parts = parts
+        self.head = parts[0][1] if parts and parts[0][0] == LITERAL else ""
         self.dynamic = has_variables(parts)
         fragments = (
             glob_fragments(parts) if semantics == GLOB else arn_fragments(parts, resource_element=semantics == RESOURCE)

@@ -206,9 +206,6 @@ class Authorizer:
             sourced = self._managed.get(arn)
             if sourced is not None:
                 compiled.append(compile_policy(sourced.document, policy_id=arn, kind=PolicyKind.IDENTITY))
-        if claims.principal_kind == "federated-user" and not compiled:
-            # A federated user without a session policy has no permissions.
-            compiled.append(compile_policy('{"Version":"2012-10-17","Statement":[]}', policy_id="none"))
         return compiled
 
     def _caller_policies(self, caller: Principal) -> PrincipalPolicies:

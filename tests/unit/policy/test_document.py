@@ -49,7 +49,10 @@ def test_size_limits_ignore_whitespace() -> None:
     padded = json.dumps(ALLOW, indent=50)
     assert policy_size(padded) == policy_size(json.dumps(ALLOW, separators=(",", ":")))
     check_document(padded, PolicyKind.USER_INLINE)
-    big = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get" + "x" * 3000], "Resource": "*"}]}
+    big = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:Get" + "x" * 3000], "Resource": "*"}],
+    }
     with pytest.raises(LimitExceeded):
         check_document(json.dumps(big), PolicyKind.USER_INLINE)
     check_document(json.dumps(big), PolicyKind.MANAGED)
