@@ -39,6 +39,8 @@ class Settings:
     max_skew_seconds: int = 900
     service_linked_principals: tuple[str, ...] = DEFAULT_SERVICE_LINKED_PRINCIPALS
     log_level: str = "info"
+    encoded_authorization_messages: bool = False
+    """Attach an encoded authorization message to AccessDenied answers (sts:DecodeAuthorizationMessage)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,6 +85,7 @@ def settings_from_env(**overrides: object) -> Settings:
         "master_key_file": Path(p) if (p := env("IAMD_MASTER_KEY_FILE")) else None,
         "cache_refresh_seconds": float(env("IAMD_CACHE_REFRESH_SECONDS", "0.5") or 0.5),
         "log_level": env("IAMD_LOG_LEVEL", "info"),
+        "encoded_authorization_messages": env_bool("IAMD_ENCODED_AUTHORIZATION_MESSAGES"),
     }
     if principals:
         values["service_linked_principals"] = tuple(p.strip() for p in principals.split(",") if p.strip())

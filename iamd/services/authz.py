@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from iamd.auth.session_tokens import SessionClaims, session_of
 from iamd.core.arn import iam_arn
+from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import Principal, PrincipalKind
 from iamd.policy import (
@@ -33,6 +34,7 @@ from iamd.policy import (
     evaluate,
     from_core_principal,
 )
+from iamd.services import authz_messages
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicies, PrincipalPolicyCache
 from iamd.store import tables as t
 
@@ -114,10 +116,18 @@ def session_context(claims: SessionClaims | None, now: float) -> dict[str, str]:
 
 
 class Authorizer:
-    def __init__(self, policies: PrincipalPolicyCache, managed: ManagedPolicyCache, partition: str) -> None:
+    def __init__(
+        self,
+        policies: PrincipalPolicyCache,
+        managed: ManagedPolicyCache,
+        partition: str,
+        message_box: SecretBox | None = None,
+    ) -> None:
         self._policies = policies
         self._managed = managed
         self._partition = partition
+        self._message_box = message_box
+        """When set, AccessDenied answers carry an encoded authorization message."""
 
     def authorize(
         self,
@@ -141,7 +151,13 @@ class Authorizer:
         context.update(_request_keys(action, params))
         decision = self.decide(caller, f"{service}:{action}", target.resource, context)
         if decision.effect is not Effect.ALLOW and not _self_service_exception(conn, caller, action):
-            raise AccessDenied(access_denied_message(caller.arn, f"{service}:{action}", target.resource, decision))
+            message = access_denied_message(caller.arn, f"{service}:{action}", target.resource, decision)
+            if self._message_box is not None:
+                blob = authz_messages.encode(
+                    self._message_box, caller, f"{service}:{action}", target.resource, decision, context
+                )
+                message += f". Encoded authorization failure message: {blob}"
+            raise AccessDenied(message)
 
     def decide(
         self,

@@ -65,7 +65,12 @@ class Runtime:
         self.watcher.subscribe(self.principal_policies.clear)
         self.managed_policies = ManagedPolicyCache(self.db)
         self.watcher.subscribe(self.managed_policies.clear)
-        self.authorizer = Authorizer(self.principal_policies, self.managed_policies, settings.partition)
+        self.authorizer = Authorizer(
+            self.principal_policies,
+            self.managed_policies,
+            settings.partition,
+            message_box=self.box if settings.encoded_authorization_messages else None,
+        )
         self.watcher.subscribe(self.token_keys.clear)
         self.token_cache = TokenCache()
 

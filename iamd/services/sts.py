@@ -6,6 +6,7 @@ Issuing credentials writes nothing to the database: the session token carries th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from iamd.core.errors import (
 from iamd.core.principal import PrincipalKind
 from iamd.policy import Effect, PolicyKind, access_denied_message, compile_policy
 from iamd.policy.document import check_document, policy_size
+from iamd.services import authz_messages
 from iamd.services.context import RequestContext
 from iamd.services.registry import operation
 from iamd.store import tables as t
@@ -372,3 +374,9 @@ def get_access_key_info(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
             raise InvalidParameterValue(f"The access key ID {key_id} is not valid.")
         account = row.account_id
     return {"Account": account}
+
+
+@operation("sts", "DecodeAuthorizationMessage")
+def decode_authorization_message(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    decoded = authz_messages.decode(ctx.box, p["EncodedMessage"])
+    return {"DecodedMessage": json.dumps(decoded)}
