@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -76,3 +77,22 @@ def test_revoke_sessions(iamd: Server, iam: Any) -> None:
     names = iam.list_role_policies(RoleName="rev")["PolicyNames"]
     assert names == ["AWSRevokeOlderSessions"]
     assert iamd.cli("roles", "revoke-sessions", "missing").returncode == 1
+
+
+def test_credentials_survive_a_restart(tmp_path: Path) -> None:
+    from tests.support.server import start_server
+
+    first = start_server(tmp_path / "node")
+    try:
+        first.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument=trust(first.account_id))
+        creds = first.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{first.account_id}:role/r", RoleSessionName="before-restart"
+        )["Credentials"]
+    finally:
+        first.stop()
+    second = start_server(tmp_path / "node")
+    try:
+        sts = second.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        assert sts.get_caller_identity()["Arn"].endswith("assumed-role/r/before-restart")
+    finally:
+        second.stop()
