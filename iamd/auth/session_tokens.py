@@ -98,6 +98,8 @@ class TokenKeyRing:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except ValueError as exc:
             raise InvalidClientTokenId() from exc
+        if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+            raise InvalidClientTokenId()  # only the canonical text of a token is accepted
         if len(raw) < _HEADER + 16 or raw[:2] != _MAGIC or raw[2] != _VERSION:
             raise InvalidClientTokenId()
         aead = self._aead.get(raw[3:7])

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from iamd.core.errors import ServiceUnavailable
+from iamd.core.errors import AwsError, ConcurrentModification, ServiceUnavailable
 from iamd.store import tables
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,11 @@ def alembic_config(conn: Connection | None = None) -> Any:
     return cfg
 
 
-def _unavailable(exc: sa.exc.DBAPIError) -> ServiceUnavailable:
+def _unavailable(exc: sa.exc.DBAPIError) -> AwsError:
+    if isinstance(exc, sa.exc.IntegrityError):
+        # Two requests raced to create the same thing; the loser's transaction rolled back whole.
+        return ConcurrentModification(
+            "The request was rejected because it conflicted with a concurrent change; retry it."
+        )
     log.error("database error: %s", type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__)
     return ServiceUnavailable("The service is unavailable: its database did not answer. Please retry.")

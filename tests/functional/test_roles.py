@@ -1,8 +1,12 @@
-"""Roles, service-linked roles and instance profiles against a real server."""
+"""Roles and service-linked roles against a real server (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
+import re
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -10,7 +14,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.support.server import ACCOUNT_ID, Server
+from iamd.services.iam.service_linked_roles import role_name, role_suffix
+from tests.support.server import ACCOUNT_ID, Server, postgres_database, start_server
 
 TRUST = json.dumps(
     {
@@ -19,49 +24,30 @@ TRUST = json.dumps(
     }
 )
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+SLR_NAME = "AWSServiceRoleForAutoScaling"
+
+
+def trust_for(principal: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+    )
 
 
 def code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
     return exc.value.response["Error"]["Code"], exc.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def test_create_get_list_update_delete(iam: Any) -> None:
-    role = iam.create_role(
-        RoleName="app",
-        Path="/svc/",
-        AssumeRolePolicyDocument=TRUST,
-        Description="the app",
-        MaxSessionDuration=7200,
-        Tags=[{"Key": "env", "Value": "dev"}],
-    )["Role"]
-    assert role["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/svc/app"
-    assert role["RoleId"].startswith("AROA") and len(role["RoleId"]) == 21
-    got = iam.get_role(RoleName="APP")["Role"]
-    assert got["AssumeRolePolicyDocument"] == json.loads(TRUST)  # boto3 decodes the URL-encoded document
-    assert got["MaxSessionDuration"] == 7200 and got["Description"] == "the app"
-    assert got["Tags"] == [{"Key": "env", "Value": "dev"}]
-    assert "RoleLastUsed" in got
-    listed = iam.list_roles()["Roles"]
-    assert [r["RoleName"] for r in listed] == ["app"] and "Tags" not in listed[0]
-    iam.update_role(RoleName="app", Description="new", MaxSessionDuration=43200)
-    assert iam.get_role(RoleName="app")["Role"]["MaxSessionDuration"] == 43200
-    assert iam.update_role_description(RoleName="app", Description="d2")["Role"]["Description"] == "d2"
-    new_trust = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT_ID}, "Action": "sts:AssumeRole"}],
-        }
-    )
-    iam.update_assume_role_policy(RoleName="app", PolicyDocument=new_trust)
-    assert iam.get_role(RoleName="app")["Role"]["AssumeRolePolicyDocument"] == json.loads(new_trust)
-    iam.delete_role(RoleName="app")
-    with pytest.raises(ClientError) as exc:
-        iam.get_role(RoleName="app")
-    assert code(exc) == ("NoSuchEntity", 404)
+def message(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Message"])
 
 
-def test_validation(iamd: Server, iam: Any) -> None:
-    raw = boto3.client(
+def unvalidated(iamd: Server) -> Any:
+    """A client that skips boto3's own parameter validation, to reach the server's."""
+    return boto3.client(
         "iam",
         endpoint_url=iamd.url,
         region_name="us-east-1",
@@ -69,21 +55,165 @@ def test_validation(iamd: Server, iam: Any) -> None:
         aws_secret_access_key=iamd.secret_access_key,
         config=Config(parameter_validation=False, retries={"max_attempts": 1}),
     )
-    for duration in (3599, 43201):
+
+
+def second_account(iamd: Server) -> tuple[str, Any]:
+    proc = iamd.cli("accounts", "create")
+    assert proc.returncode == 0, proc.stderr
+    other = json.loads(proc.stdout)
+    return other["AccountId"], iamd.client("iam", other["AccessKeyId"], other["SecretAccessKey"])
+
+
+# --- roles ---------------------------------------------------------------------------------------------
+
+
+def test_create_get_list_update_delete(iam: Any) -> None:
+    created = iam.create_role(
+        RoleName="app",
+        Path="/svc/",
+        AssumeRolePolicyDocument=TRUST,
+        Description="the app",
+        MaxSessionDuration=7200,
+        Tags=[{"Key": "env", "Value": "dev"}],
+    )["Role"]
+    assert created["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/svc/app"
+    assert re.fullmatch(r"AROA[A-Z2-7]{17}", created["RoleId"])
+    assert created["Path"] == "/svc/" and created["RoleName"] == "app"
+    assert created["Tags"] == [{"Key": "env", "Value": "dev"}]
+    assert created["AssumeRolePolicyDocument"] == json.loads(TRUST)  # boto3 decodes the URL-encoded document
+    assert "CreateDate" in created
+
+    got = iam.get_role(RoleName="APP")["Role"]  # names are case-insensitive
+    assert got["RoleId"] == created["RoleId"] and got["RoleName"] == "app"
+    assert got["AssumeRolePolicyDocument"] == json.loads(TRUST)
+    assert got["MaxSessionDuration"] == 7200 and got["Description"] == "the app"
+    assert got["Tags"] == [{"Key": "env", "Value": "dev"}]
+    assert got["RoleLastUsed"] == {}  # never used: AWS answers an empty RoleLastUsed
+    assert "PermissionsBoundary" not in got
+
+    listed = iam.list_roles()
+    assert listed["IsTruncated"] is False
+    [item] = listed["Roles"]
+    assert item["RoleName"] == "app" and item["Description"] == "the app" and item["MaxSessionDuration"] == 7200
+    assert item["AssumeRolePolicyDocument"] == json.loads(TRUST)
+    assert not {"Tags", "RoleLastUsed", "PermissionsBoundary"} & set(item)
+
+    iam.update_role(RoleName="app", Description="new", MaxSessionDuration=43200)
+    got = iam.get_role(RoleName="app")["Role"]
+    assert got["MaxSessionDuration"] == 43200 and got["Description"] == "new"
+    iam.update_role(RoleName="app", MaxSessionDuration=3600)  # description untouched
+    assert iam.get_role(RoleName="app")["Role"]["Description"] == "new"
+    described = iam.update_role_description(RoleName="app", Description="d2")["Role"]
+    assert described["Description"] == "d2" and described["RoleName"] == "app"
+
+    new_trust = trust_for({"AWS": ACCOUNT_ID})
+    iam.update_assume_role_policy(RoleName="app", PolicyDocument=new_trust)
+    assert iam.get_role(RoleName="app")["Role"]["AssumeRolePolicyDocument"] == json.loads(new_trust)
+
+    iam.delete_role(RoleName="App")
+    with pytest.raises(ClientError) as exc:
+        iam.get_role(RoleName="app")
+    assert code(exc) == ("NoSuchEntity", 404)
+    assert message(exc) == "The role with name app cannot be found."
+    assert iam.list_roles()["Roles"] == []
+
+
+def test_defaults(iam: Any) -> None:
+    role = iam.create_role(RoleName="plain", AssumeRolePolicyDocument=TRUST)["Role"]
+    assert role["Path"] == "/" and role["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/plain"
+    got = iam.get_role(RoleName="plain")["Role"]
+    assert got["MaxSessionDuration"] == 3600
+    assert "Description" not in got and "Tags" not in got
+
+
+def test_trust_document_is_returned_as_sent(iam: Any) -> None:
+    # characters that the query protocol must URL-encode and decode on the way in and out
+    condition = '"Condition": {"StringEquals": {"sts:ExternalId": "a&b=c%d +x"}}'
+    spaced = '{\n  "Version": "2012-10-17",\n  "Statement": [{"Effect": "Allow", "Principal": {"Service": '
+    spaced += f'"lambda.amazonaws.com"}}, "Action": "sts:AssumeRole", {condition}}}]\n}}'
+    iam.create_role(RoleName="doc", AssumeRolePolicyDocument=spaced)
+    bodies: list[str] = []
+    iam.meta.events.register("after-call.iam.GetRole", lambda http_response, **_: bodies.append(http_response.text))
+    assert iam.get_role(RoleName="doc")["Role"]["AssumeRolePolicyDocument"] == json.loads(spaced)
+    found = re.search(r"<AssumeRolePolicyDocument>(.*?)</AssumeRolePolicyDocument>", bodies[0], re.S)
+    assert found is not None and urllib.parse.unquote(found.group(1)) == spaced  # byte for byte, whitespace kept
+
+
+def test_validation(iamd: Server, iam: Any) -> None:
+    raw = unvalidated(iamd)
+    for duration, words in ((3599, "greater than or equal to 3600"), (43201, "less than or equal to 43200")):
         with pytest.raises(ClientError) as exc:
             raw.create_role(RoleName="r", AssumeRolePolicyDocument=TRUST, MaxSessionDuration=duration)
         assert code(exc) == ("ValidationError", 400)
-    with pytest.raises(ClientError) as exc:
-        iam.create_role(RoleName="r", AssumeRolePolicyDocument=POLICY)  # no Principal: not a trust policy
-    assert code(exc) == ("MalformedPolicyDocument", 400)
-    with pytest.raises(ClientError) as exc:
-        iam.create_role(RoleName="r", AssumeRolePolicyDocument="{not json")
-    assert code(exc) == ("MalformedPolicyDocument", 400)
+        assert str(duration) in message(exc) and words in message(exc)
     iam.create_role(RoleName="r", AssumeRolePolicyDocument=TRUST)
+    with pytest.raises(ClientError) as exc:
+        raw.update_role(RoleName="r", MaxSessionDuration=50000)
+    assert code(exc) == ("ValidationError", 400)
+    assert iam.get_role(RoleName="r")["Role"]["MaxSessionDuration"] == 3600
+
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(RoleName="x", AssumeRolePolicyDocument=POLICY)  # no Principal: not a trust policy
+    assert code(exc) == ("MalformedPolicyDocument", 400)
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(RoleName="x", AssumeRolePolicyDocument="{not json")
+    assert code(exc) == ("MalformedPolicyDocument", 400)
+    huge = trust_for({"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:user/user-number-{i:04d}" for i in range(60)]})
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(RoleName="x", AssumeRolePolicyDocument=huge)
+    assert code(exc) == ("LimitExceeded", 409)
+    assert message(exc) == "Cannot exceed quota for ACLSizePerRole: 2048"
+    with pytest.raises(ClientError) as exc:
+        raw.create_role(RoleName="bad name", AssumeRolePolicyDocument=TRUST)
+    assert code(exc) == ("ValidationError", 400)
+
     with pytest.raises(ClientError) as exc:
         iam.create_role(RoleName="R", AssumeRolePolicyDocument=TRUST)
     assert code(exc) == ("EntityAlreadyExists", 409)
+    assert message(exc) == "Role with name R already exists."
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(
+            RoleName="x", AssumeRolePolicyDocument=TRUST, PermissionsBoundary="arn:aws:iam::aws:policy/Nope"
+        )
+    assert code(exc) == ("NoSuchEntity", 404)
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(RoleName="x", AssumeRolePolicyDocument=TRUST, Tags=[{"Key": "aws:x", "Value": "1"}])
+    assert code(exc) == ("InvalidInput", 400)
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(
+            RoleName="x", AssumeRolePolicyDocument=TRUST, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+        )
+    assert code(exc) == ("ValidationError", 400)  # the model's tagListType allows at most 50
+    # every failed create rolled back completely
     assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["r"]
+
+
+def test_bad_trust_update_keeps_old_document(iam: Any) -> None:
+    iam.create_role(RoleName="keep", AssumeRolePolicyDocument=TRUST)
+    with pytest.raises(ClientError) as exc:
+        iam.update_assume_role_policy(RoleName="keep", PolicyDocument=POLICY)
+    assert code(exc) == ("MalformedPolicyDocument", 400)
+    assert iam.get_role(RoleName="keep")["Role"]["AssumeRolePolicyDocument"] == json.loads(TRUST)
+
+
+def test_missing_role_everywhere(iam: Any) -> None:
+    calls: list[Callable[[], Any]] = [
+        lambda: iam.get_role(RoleName="ghost"),
+        lambda: iam.delete_role(RoleName="ghost"),
+        lambda: iam.update_role(RoleName="ghost", Description="d"),
+        lambda: iam.update_role_description(RoleName="ghost", Description="d"),
+        lambda: iam.update_assume_role_policy(RoleName="ghost", PolicyDocument=TRUST),
+        lambda: iam.tag_role(RoleName="ghost", Tags=[{"Key": "a", "Value": "b"}]),
+        lambda: iam.untag_role(RoleName="ghost", TagKeys=["a"]),
+        lambda: iam.list_role_tags(RoleName="ghost"),
+        lambda: iam.put_role_permissions_boundary(RoleName="ghost", PermissionsBoundary=READ_ONLY),
+        lambda: iam.delete_role_permissions_boundary(RoleName="ghost"),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert code(exc) == ("NoSuchEntity", 404)
+        assert message(exc) == "The role with name ghost cannot be found."
 
 
 def test_delete_conflicts(iam: Any) -> None:
@@ -92,98 +222,328 @@ def test_delete_conflicts(iam: Any) -> None:
     with pytest.raises(ClientError) as exc:
         iam.delete_role(RoleName="busy")
     assert code(exc) == ("DeleteConflict", 409)
+    assert message(exc) == "Cannot delete entity, must delete policies first."
     iam.delete_role_policy(RoleName="busy", PolicyName="p")
-    iam.attach_role_policy(RoleName="busy", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    iam.attach_role_policy(RoleName="busy", PolicyArn=READ_ONLY)
     with pytest.raises(ClientError) as exc:
         iam.delete_role(RoleName="busy")
     assert code(exc) == ("DeleteConflict", 409)
-    iam.detach_role_policy(RoleName="busy", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    assert message(exc) == "Cannot delete entity, must detach all policies first."
+    iam.detach_role_policy(RoleName="busy", PolicyArn=READ_ONLY)
     iam.create_instance_profile(InstanceProfileName="ip")
     iam.add_role_to_instance_profile(InstanceProfileName="ip", RoleName="busy")
     with pytest.raises(ClientError) as exc:
         iam.delete_role(RoleName="busy")
     assert code(exc) == ("DeleteConflict", 409)
+    assert message(exc) == "Cannot delete entity, must remove roles from instance profile first."
     iam.remove_role_from_instance_profile(InstanceProfileName="ip", RoleName="busy")
+    iam.tag_role(RoleName="busy", Tags=[{"Key": "t", "Value": "v"}])
     iam.delete_role(RoleName="busy")
+    # a new role with the same name starts clean (no leftover tags)
+    iam.create_role(RoleName="busy", AssumeRolePolicyDocument=TRUST)
+    assert iam.list_role_tags(RoleName="busy")["Tags"] == []
 
 
-def test_boundary_and_tags(iam: Any) -> None:
-    iam.create_role(RoleName="b", AssumeRolePolicyDocument=TRUST)
-    iam.put_role_permissions_boundary(RoleName="b", PermissionsBoundary="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
-    assert iam.get_role(RoleName="b")["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"].endswith(
-        "IAMReadOnlyAccess"
-    )
+def test_permissions_boundary(iam: Any) -> None:
+    role = iam.create_role(RoleName="b", AssumeRolePolicyDocument=TRUST, PermissionsBoundary=READ_ONLY)["Role"]
+    expected = {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": READ_ONLY}
+    assert role["PermissionsBoundary"] == expected
+    assert iam.get_role(RoleName="b")["Role"]["PermissionsBoundary"] == expected
+    assert "PermissionsBoundary" not in iam.list_roles()["Roles"][0]
     iam.delete_role_permissions_boundary(RoleName="b")
     assert "PermissionsBoundary" not in iam.get_role(RoleName="b")["Role"]
-    iam.tag_role(RoleName="b", Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
-    iam.untag_role(RoleName="b", TagKeys=["A"])
-    assert iam.list_role_tags(RoleName="b")["Tags"] == [{"Key": "b", "Value": "2"}]
-
-
-def test_pagination(iam: Any) -> None:
-    for i in range(7):
-        iam.create_role(RoleName=f"role{i}", AssumeRolePolicyDocument=TRUST)
-    pages = list(iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": 3}))
-    assert len(pages) == 3
-    assert [r["RoleName"] for p in pages for r in p["Roles"]] == [f"role{i}" for i in range(7)]
-
-
-def test_service_linked_roles(iam: Any) -> None:
-    role = iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")["Role"]
-    assert role["RoleName"] == "AWSServiceRoleForAutoScaling"
-    assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
     with pytest.raises(ClientError) as exc:
-        iam.delete_role(RoleName="AWSServiceRoleForAutoScaling")
-    assert code(exc) == ("UnmodifiableEntity", 400)
+        iam.delete_role_permissions_boundary(RoleName="b")
+    assert code(exc) == ("NoSuchEntity", 404)
     with pytest.raises(ClientError) as exc:
-        iam.update_assume_role_policy(RoleName="AWSServiceRoleForAutoScaling", PolicyDocument=TRUST)
-    assert code(exc) == ("UnmodifiableEntity", 400)
+        iam.put_role_permissions_boundary(
+            RoleName="b", PermissionsBoundary=f"arn:aws:iam::{ACCOUNT_ID}:policy/does-not-exist"
+        )
+    assert code(exc) == ("NoSuchEntity", 404)
+    arn = iam.create_policy(PolicyName="bound", PolicyDocument=POLICY)["Policy"]["Arn"]
+    iam.put_role_permissions_boundary(RoleName="b", PermissionsBoundary=arn)
+    assert iam.get_role(RoleName="b")["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == arn
+
+
+def test_tags(iam: Any) -> None:
+    iam.create_role(RoleName="t", AssumeRolePolicyDocument=TRUST)
+    iam.tag_role(RoleName="t", Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    iam.tag_role(RoleName="t", Tags=[{"Key": "B", "Value": "3"}])  # keys are case-insensitive: overwrite
+    assert iam.list_role_tags(RoleName="t")["Tags"] == [{"Key": "a", "Value": "1"}, {"Key": "B", "Value": "3"}]
+    iam.untag_role(RoleName="t", TagKeys=["A", "missing"])
+    assert iam.list_role_tags(RoleName="t")["Tags"] == [{"Key": "B", "Value": "3"}]
     with pytest.raises(ClientError) as exc:
-        iam.create_service_linked_role(AWSServiceName="not-a-service.example.com")
+        iam.tag_role(RoleName="t", Tags=[{"Key": "aws:reserved", "Value": "x"}])
     assert code(exc) == ("InvalidInput", 400)
-    custom = iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com", CustomSuffix="blue")["Role"]
-    assert custom["RoleName"] == "AWSServiceRoleForECS_blue"
-    task = iam.delete_service_linked_role(RoleName="AWSServiceRoleForAutoScaling")["DeletionTaskId"]
-    assert iam.get_service_linked_role_deletion_status(DeletionTaskId=task)["Status"] == "SUCCEEDED"
+    iam.tag_role(RoleName="t", Tags=[{"Key": f"k{i:02d}", "Value": "v"} for i in range(49)])
     with pytest.raises(ClientError) as exc:
-        iam.get_role(RoleName="AWSServiceRoleForAutoScaling")
-    assert code(exc) == ("NoSuchEntity", 404)
-
-
-def test_instance_profiles(iam: Any) -> None:
-    profile = iam.create_instance_profile(InstanceProfileName="web", Path="/p/", Tags=[{"Key": "k", "Value": "v"}])[
-        "InstanceProfile"
-    ]
-    assert profile["InstanceProfileId"].startswith("AIPA")
-    assert profile["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:instance-profile/p/web"
-    iam.create_role(RoleName="web-role", AssumeRolePolicyDocument=TRUST)
-    iam.create_role(RoleName="other", AssumeRolePolicyDocument=TRUST)
-    iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="web-role")
-    with pytest.raises(ClientError) as exc:
-        iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="other")
+        iam.tag_role(RoleName="t", Tags=[{"Key": "one-too-many", "Value": "v"}])
     assert code(exc) == ("LimitExceeded", 409)
-    got = iam.get_instance_profile(InstanceProfileName="web")["InstanceProfile"]
-    assert [r["RoleName"] for r in got["Roles"]] == ["web-role"]
-    assert [
-        p["InstanceProfileName"] for p in iam.list_instance_profiles_for_role(RoleName="web-role")["InstanceProfiles"]
-    ] == ["web"]
-    assert [p["InstanceProfileName"] for p in iam.list_instance_profiles(PathPrefix="/p/")["InstanceProfiles"]] == [
-        "web"
-    ]
+    first = iam.list_role_tags(RoleName="t", MaxItems=20)
+    assert first["IsTruncated"] is True and len(first["Tags"]) == 20
+    keys = [t["Key"] for t in first["Tags"]]
+    marker = first["Marker"]
+    while marker:
+        page = iam.list_role_tags(RoleName="t", MaxItems=20, Marker=marker)
+        keys += [t["Key"] for t in page["Tags"]]
+        marker = page.get("Marker")
+    assert len(keys) == 50 and keys == sorted(keys, key=str.lower)
+
+
+def test_pagination_and_path_prefix(iam: Any) -> None:
+    for i in range(7):
+        iam.create_role(RoleName=f"role{i}", Path="/team/a/" if i % 2 else "/", AssumeRolePolicyDocument=TRUST)
+    first = iam.list_roles(MaxItems=3)
+    assert first["IsTruncated"] is True and [r["RoleName"] for r in first["Roles"]] == ["role0", "role1", "role2"]
+    assert "role" not in first["Marker"]  # opaque
+    pages = list(iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": 3}))
+    assert [len(p["Roles"]) for p in pages] == [3, 3, 1]
+    assert [r["RoleName"] for p in pages for r in p["Roles"]] == [f"role{i}" for i in range(7)]
+    assert pages[-1]["IsTruncated"] is False and "Marker" not in pages[-1]
+    team = [r["RoleName"] for r in iam.list_roles(PathPrefix="/team/")["Roles"]]
+    assert team == ["role1", "role3", "role5"]
+    assert iam.list_roles(PathPrefix="/nobody/")["Roles"] == []
+    assert len(iam.list_roles(PathPrefix="/")["Roles"]) == 7
     with pytest.raises(ClientError) as exc:
-        iam.delete_instance_profile(InstanceProfileName="web")
-    assert code(exc) == ("DeleteConflict", 409)
-    iam.remove_role_from_instance_profile(InstanceProfileName="web", RoleName="web-role")
-    iam.untag_instance_profile(InstanceProfileName="web", TagKeys=["k"])
-    assert iam.list_instance_profile_tags(InstanceProfileName="web")["Tags"] == []
-    iam.delete_instance_profile(InstanceProfileName="web")
+        iam.list_roles(Marker="garbage!")
+    assert code(exc) == ("InvalidInput", 400)
+
+
+def test_cross_account_isolation(iamd: Server, iam: Any) -> None:
+    iam.create_role(RoleName="mine", AssumeRolePolicyDocument=TRUST, Tags=[{"Key": "a", "Value": "1"}])
+    other_id, other = second_account(iamd)
+    assert other.list_roles()["Roles"] == []
     with pytest.raises(ClientError) as exc:
-        iam.get_instance_profile(InstanceProfileName="web")
+        other.get_role(RoleName="mine")
     assert code(exc) == ("NoSuchEntity", 404)
+    with pytest.raises(ClientError) as exc:
+        other.delete_role(RoleName="mine")
+    assert code(exc) == ("NoSuchEntity", 404)
+    theirs = other.create_role(RoleName="mine", AssumeRolePolicyDocument=TRUST)["Role"]
+    assert theirs["Arn"] == f"arn:aws:iam::{other_id}:role/mine"
+    assert other.list_role_tags(RoleName="mine")["Tags"] == []
+    other.delete_role(RoleName="mine")
+    assert iam.get_role(RoleName="mine")["Role"]["Tags"] == [{"Key": "a", "Value": "1"}]
+
+
+@pytest.mark.slow
+def test_role_last_used_after_assume_role(iamd: Server, iam: Any) -> None:
+    iam.create_role(RoleName="used", AssumeRolePolicyDocument=trust_for({"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}))
+    iam.create_user(UserName="assumer")
+    iam.put_user_policy(
+        UserName="assumer",
+        PolicyName="assume",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+        ),
+    )
+    key = iam.create_access_key(UserName="assumer")["AccessKey"]
+    sts = iamd.client("sts", key["AccessKeyId"], key["SecretAccessKey"], region="eu-west-1")
+    sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/used", RoleSessionName="s1")
+    deadline = time.monotonic() + 20  # last-used data is written in batches every few seconds
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        last = iam.get_role(RoleName="used")["Role"]["RoleLastUsed"]
+        if last:
+            break
+        time.sleep(0.5)
+    assert last.get("Region") == "eu-west-1" and "LastUsedDate" in last
 
 
 def test_role_via_aws_cli(iamd: Server) -> None:
-    out = iamd.aws("iam", "create-role", "--role-name", "cli-role", "--assume-role-policy-document", TRUST)
+    out = iamd.aws(
+        "iam", "create-role", "--role-name", "cli-role", "--assume-role-policy-document", TRUST,
+        "--max-session-duration", "7200", "--tags", "Key=team,Value=blue",
+    )  # fmt: skip
     assert out["Role"]["RoleName"] == "cli-role"
     got = iamd.aws("iam", "get-role", "--role-name", "cli-role")
     assert got["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] == "ec2.amazonaws.com"
+    assert got["Role"]["MaxSessionDuration"] == 7200
+    assert [r["RoleName"] for r in iamd.aws("iam", "list-roles")["Roles"]] == ["cli-role"]
+    iamd.aws("iam", "update-role", "--role-name", "cli-role", "--description", "via cli")
+    assert iamd.aws("iam", "get-role", "--role-name", "cli-role")["Role"]["Description"] == "via cli"
+    iamd.aws("iam", "delete-role", "--role-name", "cli-role")
+    assert iamd.aws("iam", "list-roles")["Roles"] == []
+
+
+# --- service-linked roles --------------------------------------------------------------------------
+
+
+def test_service_linked_role_lifecycle(iam: Any) -> None:
+    role = iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com", Description="asg")["Role"]
+    assert role["RoleName"] == SLR_NAME
+    assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
+    assert role["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/autoscaling.amazonaws.com/{SLR_NAME}"
+    assert re.fullmatch(r"AROA[A-Z2-7]{17}", role["RoleId"])
+    got = iam.get_role(RoleName=SLR_NAME)["Role"]
+    assert got["Description"] == "asg" and got["MaxSessionDuration"] == 3600
+    [statement] = got["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": ["autoscaling.amazonaws.com"]}
+    assert statement["Action"] == ["sts:AssumeRole"]
+    assert [r["RoleName"] for r in iam.list_roles(PathPrefix="/aws-service-role/")["Roles"]] == [SLR_NAME]
+
+    with pytest.raises(ClientError) as exc:
+        iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
+    assert code(exc) == ("InvalidInput", 400)
+    assert message(exc) == (
+        f"Service role name {SLR_NAME} has been taken in this account, please try a different suffix."
+    )
+    custom = iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com", CustomSuffix="blue")["Role"]
+    assert custom["RoleName"] == f"{SLR_NAME}_blue"
+    ecs = iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")["Role"]
+    assert ecs["RoleName"] == "AWSServiceRoleForECS"
+    elb = iam.create_service_linked_role(AWSServiceName="elasticloadbalancing.amazonaws.com")["Role"]
+    assert elb["RoleName"] == "AWSServiceRoleForElasticLoadBalancing"
+
+    task = iam.delete_service_linked_role(RoleName=SLR_NAME)["DeletionTaskId"]
+    prefix = f"task/aws-service-role/autoscaling.amazonaws.com/{SLR_NAME}/"
+    assert task.startswith(prefix)
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", task[len(prefix) :])
+    status = iam.get_service_linked_role_deletion_status(DeletionTaskId=task)
+    assert status["Status"] == "SUCCEEDED" and "Reason" not in status
+    with pytest.raises(ClientError) as exc:
+        iam.get_role(RoleName=SLR_NAME)
+    assert code(exc) == ("NoSuchEntity", 404)
+    # the name is free again
+    iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
+
+
+def test_service_linked_role_is_protected(iam: Any) -> None:
+    iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
+    protected = f"Cannot perform the operation on the protected role '{SLR_NAME}' - this role is only modifiable by AWS"
+    refused: list[Callable[[], Any]] = [
+        lambda: iam.delete_role(RoleName=SLR_NAME),
+        lambda: iam.update_assume_role_policy(RoleName=SLR_NAME, PolicyDocument=TRUST),
+        lambda: iam.put_role_permissions_boundary(RoleName=SLR_NAME, PermissionsBoundary=READ_ONLY),
+        lambda: iam.delete_role_permissions_boundary(RoleName=SLR_NAME),
+        lambda: iam.update_role(RoleName=SLR_NAME, MaxSessionDuration=7200),
+    ]
+    for call in refused:
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert code(exc) == ("UnmodifiableEntity", 400)
+        assert message(exc) == protected
+    got = iam.get_role(RoleName=SLR_NAME)["Role"]
+    assert got["MaxSessionDuration"] == 3600 and "PermissionsBoundary" not in got
+    # AWS lets anyone edit the description of (and tag) a service-linked role
+    iam.update_role(RoleName=SLR_NAME, Description="edited")
+    assert iam.update_role_description(RoleName=SLR_NAME, Description="again")["Role"]["Description"] == "again"
+    iam.tag_role(RoleName=SLR_NAME, Tags=[{"Key": "k", "Value": "v"}])
+    assert iam.list_role_tags(RoleName=SLR_NAME)["Tags"] == [{"Key": "k", "Value": "v"}]
+    iam.untag_role(RoleName=SLR_NAME, TagKeys=["k"])
+    # DeleteServiceLinkedRole removes it together with its tags
+    iam.tag_role(RoleName=SLR_NAME, Tags=[{"Key": "k", "Value": "v"}])
+    iam.delete_service_linked_role(RoleName=SLR_NAME)
+    iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
+    assert iam.list_role_tags(RoleName=SLR_NAME)["Tags"] == []
+
+
+def test_service_linked_role_errors(iam: Any) -> None:
+    with pytest.raises(ClientError) as exc:
+        iam.create_service_linked_role(AWSServiceName="not-a-service.example.com")
+    assert code(exc) == ("InvalidInput", 400)
+    assert message(exc).startswith("Service name not-a-service.example.com is not eligible")
+    with pytest.raises(ClientError) as exc:
+        iam.create_service_linked_role(AWSServiceName="AutoScaling.amazonaws.com")  # principals are case-sensitive
+    assert code(exc) == ("InvalidInput", 400)
+    with pytest.raises(ClientError) as exc:
+        iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com", CustomSuffix="x" * 60)
+    assert code(exc) == ("InvalidInput", 400)  # the role name would exceed 64 characters
+    iam.create_role(RoleName="ordinary", AssumeRolePolicyDocument=TRUST)
+    with pytest.raises(ClientError) as exc:
+        iam.delete_service_linked_role(RoleName="ordinary")
+    assert code(exc) == ("InvalidInput", 400)
+    iam.get_role(RoleName="ordinary")
+    with pytest.raises(ClientError) as exc:
+        iam.delete_service_linked_role(RoleName="ghost")
+    assert code(exc) == ("NoSuchEntity", 404)
+    with pytest.raises(ClientError) as exc:
+        iam.get_service_linked_role_deletion_status(
+            DeletionTaskId=f"task/aws-service-role/autoscaling.amazonaws.com/{SLR_NAME}/unknown"
+        )
+    assert code(exc) == ("NoSuchEntity", 404)
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["ordinary"]
+
+
+def test_deletion_tasks_are_per_account(iamd: Server, iam: Any) -> None:
+    iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    task = iam.delete_service_linked_role(RoleName="AWSServiceRoleForECS")["DeletionTaskId"]
+    _, other = second_account(iamd)
+    with pytest.raises(ClientError) as exc:
+        other.get_service_linked_role_deletion_status(DeletionTaskId=task)
+    assert code(exc) == ("NoSuchEntity", 404)
+    # each account has its own service-linked role namespace
+    iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    other.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+
+
+def test_service_linked_role_via_aws_cli(iamd: Server) -> None:
+    out = iamd.aws("iam", "create-service-linked-role", "--aws-service-name", "rds.amazonaws.com")
+    assert out["Role"]["RoleName"] == "AWSServiceRoleForRDS"
+    task = iamd.aws("iam", "delete-service-linked-role", "--role-name", "AWSServiceRoleForRDS")["DeletionTaskId"]
+    status = iamd.aws("iam", "get-service-linked-role-deletion-status", "--deletion-task-id", task)
+    assert status["Status"] == "SUCCEEDED"
+
+
+def test_role_names_for_service_principals() -> None:
+    assert role_suffix("autoscaling.amazonaws.com") == "AutoScaling"
+    assert role_suffix("elasticloadbalancing.amazonaws.com") == "ElasticLoadBalancing"
+    assert role_suffix("ecs.amazonaws.com") == "ECS"
+    assert role_suffix("rds.amazonaws.com") == "RDS"
+    assert role_suffix("replicator.lambda.amazonaws.com") == "LambdaReplicator"
+    # generic fallback: labels CamelCased, most significant first
+    assert role_suffix("my-service.amazonaws.com") == "MyService"
+    assert role_suffix("worker.batch-jobs.amazonaws.com") == "BatchJobsWorker"
+    assert role_suffix("builder.example") == "Builder"
+    assert role_name("ecs.amazonaws.com", "x") == "AWSServiceRoleForECS_x"
+
+
+# --- a dedicated server with small quotas and extra service principals --------------------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def tuned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {
+        "IAMD_QUOTAS": "roles=3",
+        "IAMD_SERVICE_LINKED_PRINCIPALS": "autoscaling.amazonaws.com,my-batch.amazonaws.com",
+    }
+    data_dir = tmp_path_factory.mktemp(f"iamd-roles-{request.param}")
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_url")
+        with postgres_database() as url:
+            srv = start_server(data_dir, url, extra_env=env)
+            yield srv
+            srv.stop()
+    else:
+        srv = start_server(data_dir, extra_env=env)
+        yield srv
+        srv.stop()
+
+
+def test_role_quota(tuned: Server) -> None:
+    tuned.reset()
+    iam = tuned.client("iam")
+    iam.create_role(RoleName="r1", AssumeRolePolicyDocument=TRUST)
+    iam.create_role(RoleName="r2", AssumeRolePolicyDocument=TRUST)
+    iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")  # counts too
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(RoleName="r3", AssumeRolePolicyDocument=TRUST)
+    assert code(exc) == ("LimitExceeded", 409)
+    assert message(exc) == "Cannot exceed quota for RolesPerAccount: 3"
+    with pytest.raises(ClientError) as exc:
+        iam.create_service_linked_role(AWSServiceName="my-batch.amazonaws.com")
+    assert code(exc) == ("LimitExceeded", 409)
+    iam.delete_role(RoleName="r1")
+    iam.create_role(RoleName="r3", AssumeRolePolicyDocument=TRUST)
+
+
+def test_configured_service_principals(tuned: Server) -> None:
+    tuned.reset()
+    iam = tuned.client("iam")
+    role = iam.create_service_linked_role(AWSServiceName="my-batch.amazonaws.com")["Role"]
+    assert role["RoleName"] == "AWSServiceRoleForMyBatch"
+    assert role["Path"] == "/aws-service-role/my-batch.amazonaws.com/"
+    with pytest.raises(ClientError) as exc:  # not in this server's list
+        iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    assert code(exc) == ("InvalidInput", 400)

@@ -1,8 +1,9 @@
-"""Instance profiles: a container for one role, passed to compute."""
+"""Instance profiles: a named container for (at most) one role, handed to compute."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,21 +14,41 @@ from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded,
 from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
-from iamd.services.iam.roles import role_output
+from iamd.services.iam.roles import refuse_if_service_linked, role_output
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
 RESOURCE = "instance-profile"
+"""Resource type of instance profiles in the tags table."""
 
 
-def profile_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
+def roles_of_profiles(ctx: RequestContext, profile_ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
+    """The role rows of each instance profile (one query), ordered by role name."""
+    if not profile_ids:
+        return {}
     r, ipr = t.roles, t.instance_profile_roles
-    roles = ctx.conn.execute(
-        sa.select(r)
+    rows = ctx.conn.execute(
+        sa.select(ipr.c.instance_profile_id, r)
         .select_from(ipr.join(r, r.c.id == ipr.c.role_id))
-        .where(ipr.c.instance_profile_id == row.id)
+        .where(ipr.c.instance_profile_id.in_(list(profile_ids)))
         .order_by(r.c.name_key)
     ).all()
+    out: dict[str, list[Row[Any]]] = defaultdict(list)
+    for row in rows:
+        out[row.instance_profile_id].append(row)
+    return out
+
+
+def profile_output(
+    ctx: RequestContext,
+    row: Row[Any],
+    *,
+    with_tags: bool = False,
+    roles: Sequence[Row[Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``InstanceProfile`` shape; ``roles`` (pre-fetched role rows) saves a query per profile."""
+    if roles is None:
+        roles = roles_of_profiles(ctx, [row.id]).get(row.id, [])
     out: dict[str, Any] = {
         "Path": row.path,
         "InstanceProfileName": row.name,
@@ -43,6 +64,11 @@ def profile_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = Fals
     return out
 
 
+def _page_output(ctx: RequestContext, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    roles = roles_of_profiles(ctx, [row.id for row in rows])
+    return [profile_output(ctx, row, roles=roles.get(row.id, [])) for row in rows]
+
+
 def get_profile(ctx: RequestContext, name: str) -> Row[Any]:
     return c.get_named(ctx, t.instance_profiles, name)
 
@@ -50,9 +76,9 @@ def get_profile(ctx: RequestContext, name: str) -> Row[Any]:
 @operation("iam", "CreateInstanceProfile")
 def create_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     name: str = p["InstanceProfileName"]
-    if c.find_named(ctx, t.instance_profiles, name) is not None:
-        raise EntityAlreadyExists(f"Instance Profile {name} already exists.")
     ip = t.instance_profiles
+    if c.find_named(ctx, ip, name) is not None:
+        raise EntityAlreadyExists(f"Instance Profile {name} already exists.")
     c.check_quota(
         ctx,
         "instance_profiles",
@@ -72,7 +98,7 @@ def create_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[s
     )
     c.put_tags(ctx, RESOURCE, profile_id, p.get("Tags") or [])
     row = ctx.conn.execute(sa.select(ip).where(ip.c.id == profile_id)).one()
-    return {"InstanceProfile": profile_output(ctx, row, with_tags=True)}
+    return {"InstanceProfile": profile_output(ctx, row, with_tags=True, roles=[])}
 
 
 @operation("iam", "GetInstanceProfile")
@@ -88,7 +114,7 @@ def list_instance_profiles(ctx: RequestContext, p: dict[str, Any]) -> Mapping[st
     if prefix is not None:
         query = query.where(prefix)
     rows, extra = c.paginate(ctx, query, [ip.c.name_key], p)
-    return {"InstanceProfiles": [profile_output(ctx, row) for row in rows], **extra}
+    return {"InstanceProfiles": _page_output(ctx, rows), **extra}
 
 
 @operation("iam", "ListInstanceProfilesForRole")
@@ -96,10 +122,12 @@ def list_instance_profiles_for_role(ctx: RequestContext, p: dict[str, Any]) -> M
     role = c.get_role(ctx, p["RoleName"])
     ip, ipr = t.instance_profiles, t.instance_profile_roles
     query = (
-        sa.select(ip).select_from(ip.join(ipr, ipr.c.instance_profile_id == ip.c.id)).where(ipr.c.role_id == role.id)
+        sa.select(ip)
+        .select_from(ip.join(ipr, ipr.c.instance_profile_id == ip.c.id))
+        .where(ipr.c.role_id == role.id, ip.c.account_id == ctx.account_id)
     )
     rows, extra = c.paginate(ctx, query, [ip.c.name_key], p)
-    return {"InstanceProfiles": [profile_output(ctx, row) for row in rows], **extra}
+    return {"InstanceProfiles": _page_output(ctx, rows), **extra}
 
 
 @operation("iam", "DeleteInstanceProfile")
@@ -117,9 +145,13 @@ def delete_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
 def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     profile = get_profile(ctx, p["InstanceProfileName"])
     role = c.get_role(ctx, p["RoleName"])
+    refuse_if_service_linked(role)
     ipr = t.instance_profile_roles
-    current = ctx.conn.execute(sa.select(ipr.c.role_id).where(ipr.c.instance_profile_id == profile.id)).all()
-    if any(r.role_id == role.id for r in current):
+    current = [
+        r.role_id
+        for r in ctx.conn.execute(sa.select(ipr.c.role_id).where(ipr.c.instance_profile_id == profile.id)).all()
+    ]
+    if role.id in current:
         raise EntityAlreadyExists(f"Role {role.name} already exists in instance profile {profile.name}.")
     limit = quota("roles_per_instance_profile")
     if len(current) >= limit:
@@ -132,6 +164,7 @@ def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None
 def remove_role_from_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     profile = get_profile(ctx, p["InstanceProfileName"])
     role = c.get_role(ctx, p["RoleName"])
+    refuse_if_service_linked(role)
     ipr = t.instance_profile_roles
     result = ctx.conn.execute(ipr.delete().where(ipr.c.instance_profile_id == profile.id, ipr.c.role_id == role.id))
     if result.rowcount == 0:
@@ -141,16 +174,19 @@ def remove_role_from_instance_profile(ctx: RequestContext, p: dict[str, Any]) ->
 
 @operation("iam", "TagInstanceProfile")
 def tag_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
-    c.put_tags(ctx, RESOURCE, get_profile(ctx, p["InstanceProfileName"]).id, p["Tags"])
+    row = get_profile(ctx, p["InstanceProfileName"])
+    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
     return None
 
 
 @operation("iam", "UntagInstanceProfile")
 def untag_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
-    c.remove_tags(ctx, RESOURCE, get_profile(ctx, p["InstanceProfileName"]).id, p["TagKeys"])
+    row = get_profile(ctx, p["InstanceProfileName"])
+    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
     return None
 
 
 @operation("iam", "ListInstanceProfileTags")
 def list_instance_profile_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    return c.list_tags_page(ctx, RESOURCE, get_profile(ctx, p["InstanceProfileName"]).id, p)
+    row = get_profile(ctx, p["InstanceProfileName"])
+    return c.list_tags_page(ctx, RESOURCE, row.id, p)

@@ -1,8 +1,15 @@
-"""IAM roles: trust policy, session duration, description, boundary, tags, last used."""
+"""IAM roles: trust policy, session duration, description, boundary, tags, last used.
+
+Service-linked roles (``service_linked``) are created and deleted by
+``iamd.services.iam.service_linked_roles``; here they are readable and taggable, and their
+description may be edited (as in AWS), but every other change is refused with
+``UnmodifiableEntity``.  Other modules that change roles (inline and attached policies)
+use :func:`is_service_linked` / :func:`refuse_if_service_linked`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,25 +29,65 @@ from iamd.services.iam import common as c
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
+__all__ = [
+    "DEFAULT_SESSION",
+    "MAX_SESSION",
+    "MIN_SESSION",
+    "RESOURCE",
+    "check_max_session_duration",
+    "delete_role_row",
+    "insert_role",
+    "is_service_linked",
+    "protected_role_error",
+    "refuse_if_service_linked",
+    "role_output",
+]
+
 RESOURCE = "role"
+"""Resource type of roles in the tags table."""
 MIN_SESSION = 3600
 MAX_SESSION = 43200
+DEFAULT_SESSION = 3600
+
+
+# --- service-linked roles ---------------------------------------------------------------------
 
 
 def is_service_linked(row: Row[Any]) -> bool:
+    """True for a role created by CreateServiceLinkedRole (only its service may change it)."""
     return bool(row.service_linked)
 
 
+def protected_role_error(row: Row[Any]) -> UnmodifiableEntity:
+    return UnmodifiableEntity(
+        f"Cannot perform the operation on the protected role '{row.name}' - this role is only modifiable by AWS"
+    )
+
+
 def refuse_if_service_linked(row: Row[Any]) -> None:
+    """Raise AWS's ``UnmodifiableEntity`` when ``row`` is a service-linked role."""
     if is_service_linked(row):
-        raise UnmodifiableEntity(
-            f"Cannot perform the operation on the protected role '{row.name}' - this role is only modifiable by AWS"
-        )
+        raise protected_role_error(row)
+
+
+# --- output -----------------------------------------------------------------------------------
 
 
 def role_output(
-    ctx: RequestContext, row: Row[Any], *, with_tags: bool = False, with_last_used: bool = False
+    ctx: RequestContext,
+    row: Row[Any],
+    *,
+    with_tags: bool = False,
+    with_last_used: bool = False,
+    with_boundary: bool | None = None,
 ) -> dict[str, Any]:
+    """The ``Role`` shape of a ``roles`` row.
+
+    The list form (``with_tags=False``: ListRoles, instance profiles' ``Roles``) omits
+    PermissionsBoundary, RoleLastUsed and Tags, as AWS's listing operations do.  The full form
+    (GetRole) passes ``with_tags=True, with_last_used=True``.  ``with_boundary`` defaults to
+    ``with_tags``.
+    """
     out: dict[str, Any] = {
         "Path": row.path,
         "RoleName": row.name,
@@ -50,16 +97,18 @@ def role_output(
         "AssumeRolePolicyDocument": row.trust_policy,
         "MaxSessionDuration": row.max_session_duration,
     }
-    if row.description is not None:
+    if row.description:
         out["Description"] = row.description
-    boundary = c.boundary_output(row.permissions_boundary)
-    if boundary and with_tags:
-        out["PermissionsBoundary"] = boundary
+    if with_tags if with_boundary is None else with_boundary:
+        boundary = c.boundary_output(row.permissions_boundary)
+        if boundary:
+            out["PermissionsBoundary"] = boundary
     if with_tags:
         tags = c.get_tags(ctx, RESOURCE, row.id)
         if tags:
             out["Tags"] = tags
     if with_last_used:
+        # AWS always answers GetRole with a RoleLastUsed element, empty for a role never used.
         last: dict[str, Any] = {}
         if row.last_used_at is not None:
             last["LastUsedDate"] = row.last_used_at
@@ -69,17 +118,28 @@ def role_output(
     return out
 
 
-def _check_duration(value: Any) -> int:
+# --- helpers shared with service-linked roles ---------------------------------------------------
+
+
+def check_max_session_duration(value: Any) -> int:
+    """3600..43200 seconds (the model's range; re-checked for callers that bypass the protocol)."""
     if value is None:
-        return MIN_SESSION
+        return DEFAULT_SESSION
     duration = int(value)
-    if not MIN_SESSION <= duration <= MAX_SESSION:
-        bound = "greater than or equal to 3600" if duration < MIN_SESSION else "less than or equal to 43200"
-        raise ValidationError(
-            f"1 validation error detected: Value '{duration}' at 'maxSessionDuration' failed to satisfy constraint: "
-            f"Member must have value {bound}"
-        )
-    return duration
+    if duration < MIN_SESSION:
+        constraint = f"Member must have value greater than or equal to {MIN_SESSION}"
+    elif duration > MAX_SESSION:
+        constraint = f"Member must have value less than or equal to {MAX_SESSION}"
+    else:
+        return duration
+    raise ValidationError(
+        f"1 validation error detected: Value '{duration}' at 'maxSessionDuration' failed to satisfy constraint: "
+        f"{constraint}"
+    )
+
+
+def _fetch(ctx: RequestContext, role_id: str) -> Row[Any]:
+    return ctx.conn.execute(sa.select(t.roles).where(t.roles.c.id == role_id)).one()
 
 
 def insert_role(
@@ -89,11 +149,12 @@ def insert_role(
     path: str,
     trust_policy: str,
     description: str | None = None,
-    max_session_duration: int = MIN_SESSION,
+    max_session_duration: int = DEFAULT_SESSION,
     boundary: str | None = None,
-    tags: list[Mapping[str, str]] | None = None,
+    tags: Sequence[Mapping[str, str]] = (),
     service_linked: bool = False,
 ) -> Row[Any]:
+    """Insert a role after the name and quota checks; returns the new row."""
     if c.find_named(ctx, t.roles, name) is not None:
         raise EntityAlreadyExists(f"Role with name {name} already exists.")
     c.check_quota(
@@ -112,20 +173,34 @@ def insert_role(
             path=path,
             created_at=ctx.now(),
             trust_policy=trust_policy,
-            description=description,
+            description=description or None,
             max_session_duration=max_session_duration,
             permissions_boundary=boundary,
             service_linked=service_linked,
         )
     )
-    c.put_tags(ctx, RESOURCE, role_id, tags or [])
-    return ctx.conn.execute(sa.select(t.roles).where(t.roles.c.id == role_id)).one()
+    c.put_tags(ctx, RESOURCE, role_id, tags)
+    return _fetch(ctx, role_id)
+
+
+def delete_role_row(ctx: RequestContext, row: Row[Any]) -> None:
+    """Delete a role and everything hanging off it (policies, tags, instance-profile membership)."""
+    c.delete_principal_policies(ctx, "role", row.id)
+    c.delete_all_tags(ctx, RESOURCE, row.id)
+    ipr = t.instance_profile_roles
+    ctx.conn.execute(ipr.delete().where(ipr.c.role_id == row.id))
+    ctx.conn.execute(t.roles.delete().where(t.roles.c.id == row.id))
+
+
+# --- operations ---------------------------------------------------------------------------------
 
 
 @operation("iam", "CreateRole")
 def create_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     name: str = p["RoleName"]
-    check_document(p["AssumeRolePolicyDocument"], PolicyKind.TRUST, name)
+    document: str = p["AssumeRolePolicyDocument"]
+    check_document(document, PolicyKind.TRUST, name)
+    duration = check_max_session_duration(p.get("MaxSessionDuration"))
     boundary = p.get("PermissionsBoundary")
     if boundary:
         c.check_boundary(ctx, boundary)
@@ -133,10 +208,10 @@ def create_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
         ctx,
         name=name,
         path=p.get("Path") or "/",
-        trust_policy=p["AssumeRolePolicyDocument"],
+        trust_policy=document,
         description=p.get("Description"),
-        max_session_duration=_check_duration(p.get("MaxSessionDuration")),
-        boundary=boundary,
+        max_session_duration=duration,
+        boundary=boundary or None,
         tags=p.get("Tags") or [],
     )
     return {"Role": role_output(ctx, row, with_tags=True)}
@@ -162,12 +237,13 @@ def list_roles(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 @operation("iam", "UpdateRole")
 def update_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(row)
     values: dict[str, Any] = {}
-    if p.get("Description") is not None:
-        values["description"] = p["Description"]
     if p.get("MaxSessionDuration") is not None:
-        values["max_session_duration"] = _check_duration(p["MaxSessionDuration"])
+        # AWS lets anyone edit a service-linked role's description, nothing else.
+        refuse_if_service_linked(row)
+        values["max_session_duration"] = check_max_session_duration(p["MaxSessionDuration"])
+    if p.get("Description") is not None:
+        values["description"] = p["Description"] or None
     if values:
         ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(**values))
     return {}
@@ -176,17 +252,8 @@ def update_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 @operation("iam", "UpdateRoleDescription")
 def update_role_description(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(row)
-    ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(description=p["Description"]))
-    fresh = ctx.conn.execute(sa.select(t.roles).where(t.roles.c.id == row.id)).one()
-    return {"Role": role_output(ctx, fresh, with_tags=True)}
-
-
-def delete_role_row(ctx: RequestContext, row: Row[Any]) -> None:
-    c.delete_principal_policies(ctx, "role", row.id)
-    c.delete_all_tags(ctx, RESOURCE, row.id)
-    ctx.conn.execute(t.instance_profile_roles.delete().where(t.instance_profile_roles.c.role_id == row.id))
-    ctx.conn.execute(t.roles.delete().where(t.roles.c.id == row.id))
+    ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(description=p["Description"] or None))
+    return {"Role": role_output(ctx, _fetch(ctx, row.id), with_tags=True, with_last_used=True)}
 
 
 @operation("iam", "DeleteRole")
@@ -195,12 +262,17 @@ def delete_role(ctx: RequestContext, p: dict[str, Any]) -> None:
     refuse_if_service_linked(row)
     rid = row.id
     ip, pa, ipr = t.inline_policies, t.policy_attachments, t.instance_profile_roles
-    if c.has_rows(ctx, sa.select(ipr.c.role_id).where(ipr.c.role_id == rid)):
-        raise DeleteConflict("Cannot delete entity, must remove roles from instance profile first.")
-    if c.has_rows(ctx, sa.select(ip.c.name).where(ip.c.principal_type == "role", ip.c.principal_id == rid)):
-        raise DeleteConflict("Cannot delete entity, must delete policies first.")
-    if c.has_rows(ctx, sa.select(pa.c.policy_id).where(pa.c.principal_type == "role", pa.c.principal_id == rid)):
-        raise DeleteConflict("Cannot delete entity, must detach all policies first.")
+    checks: list[tuple[sa.Select[Any], str]] = [
+        (sa.select(ipr.c.role_id).where(ipr.c.role_id == rid), "remove roles from instance profile"),
+        (sa.select(ip.c.name).where(ip.c.principal_type == "role", ip.c.principal_id == rid), "delete policies"),
+        (
+            sa.select(pa.c.policy_id).where(pa.c.principal_type == "role", pa.c.principal_id == rid),
+            "detach all policies",
+        ),
+    ]
+    for query, what in checks:
+        if c.has_rows(ctx, query):
+            raise DeleteConflict(f"Cannot delete entity, must {what} first.")
     delete_role_row(ctx, row)
     return None
 
@@ -209,8 +281,9 @@ def delete_role(ctx: RequestContext, p: dict[str, Any]) -> None:
 def update_assume_role_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
     refuse_if_service_linked(row)
-    check_document(p["PolicyDocument"], PolicyKind.TRUST, row.name)
-    ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(trust_policy=p["PolicyDocument"]))
+    document: str = p["PolicyDocument"]
+    check_document(document, PolicyKind.TRUST, row.name)
+    ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(trust_policy=document))
     return None
 
 
@@ -238,10 +311,9 @@ def list_role_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 def put_role_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
     refuse_if_service_linked(row)
-    c.check_boundary(ctx, p["PermissionsBoundary"])
-    ctx.conn.execute(
-        t.roles.update().where(t.roles.c.id == row.id).values(permissions_boundary=p["PermissionsBoundary"])
-    )
+    boundary: str = p["PermissionsBoundary"]
+    c.check_boundary(ctx, boundary)
+    ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(permissions_boundary=boundary))
     return None
 
 
