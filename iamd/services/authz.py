@@ -264,6 +264,8 @@ class Authorizer:
                 return Target(iam_arn(p, account, kind, row.path, row.name), tags)
         if isinstance(params.get("PolicyArn"), str):
             return Target(str(params["PolicyArn"]), {})
+        if isinstance(params.get("PolicySourceArn"), str):  # SimulatePrincipalPolicy, GetContextKeysFor...
+            return Target(str(params["PolicySourceArn"]), {})
         if isinstance(params.get("SerialNumber"), str):
             return Target(str(params["SerialNumber"]), {})
         if action in _SELF_USER_OPERATIONS and caller.kind is PrincipalKind.USER:
