@@ -59,6 +59,30 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("role_name")
     revoke.add_argument("--account-id", default=None, help="the role's account (default: the default account)")
 
+    mfa_parser = sub.add_parser("mfa", help="MFA devices for operators")
+    _store_options(mfa_parser, suppress=True)
+    mfa_sub = mfa_parser.add_subparsers(dest="mfa_command", required=True)
+    imp = mfa_sub.add_parser(
+        "import-tokens",
+        help="import hardware TOTP tokens from a vendor's PSKC (RFC 6030) seed file",
+        description="Import hardware TOTP tokens; users then enable them with EnableMFADevice by serial number. "
+        "Encrypted files: the password or the pre-shared key (hex) is read from the named environment "
+        "variable, or else from the first line of standard input.",
+    )
+    imp.add_argument("file", type=Path, help="the .pskc file")
+    imp.add_argument(
+        "--partition", choices=("aws", "aws-cn", "aws-us-gov"), default=None, help="restrict the tokens to a partition"
+    )
+    secret = imp.add_mutually_exclusive_group()
+    secret.add_argument("--password-env", metavar="VAR", help="environment variable holding the PBKDF2 password")
+    secret.add_argument("--key-hex-env", metavar="VAR", help="environment variable holding the pre-shared key (hex)")
+    secret.add_argument(
+        "--stdin",
+        choices=("password", "key-hex"),
+        default=None,
+        help="read the password or the pre-shared key (hex) from standard input",
+    )
+
     policy_cmd.register(sub)
     return parser
 
@@ -94,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(settings)
     if args.command == "accounts":
         return accounts_command(args, settings)
+    if args.command == "mfa":
+        return mfa_command(args, settings)
     return admin_command(args, settings)
 
 
@@ -193,6 +219,61 @@ def admin_command(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     finally:
         runtime.close()
+    return 0
+
+
+def _pskc_secrets(args: argparse.Namespace) -> tuple[str | None, bytes | None]:
+    """The password or pre-shared key for an encrypted PSKC file (env variable or stdin)."""
+    password: str | None = None
+    key_hex: str | None = None
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            raise ValueError(f"environment variable {args.password_env} is not set")
+    elif args.key_hex_env:
+        key_hex = os.environ.get(args.key_hex_env)
+        if key_hex is None:
+            raise ValueError(f"environment variable {args.key_hex_env} is not set")
+    elif args.stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if args.stdin == "password":
+            password = line
+        else:
+            key_hex = line
+    key: bytes | None = None
+    if key_hex is not None:
+        try:
+            key = bytes.fromhex(key_hex.strip())
+        except ValueError as exc:
+            raise ValueError("the pre-shared key must be hexadecimal") from exc
+    return password, key
+
+
+def mfa_command(args: argparse.Namespace, settings: Settings) -> int:
+    from iamd.services import pskc
+    from iamd.services.runtime import ConfigError, Runtime
+
+    try:
+        password, key = _pskc_secrets(args)
+        tokens = pskc.parse(args.file.read_bytes(), password=password, key=key)
+    except (OSError, ValueError) as exc:
+        print(f"iamd: {args.file}: {exc}; nothing was imported", file=sys.stderr)
+        return 1
+    try:
+        runtime = Runtime(settings)
+        runtime.prepare_store()
+    except ConfigError as exc:
+        print(f"iamd: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with runtime.db.write() as conn:
+            imported = pskc.import_tokens(conn, runtime.box, runtime.clock.time(), tokens, args.partition)
+    except pskc.PskcError as exc:
+        print(f"iamd: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    print(json.dumps({"Imported": imported, "Partition": args.partition}))
     return 0
 
 

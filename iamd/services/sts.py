@@ -24,7 +24,7 @@ from iamd.core.errors import (
 from iamd.core.principal import PrincipalKind
 from iamd.policy import Effect, PolicyKind, access_denied_message, compile_policy
 from iamd.policy.document import check_document, policy_size
-from iamd.services import authz_messages
+from iamd.services import authz_messages, mfa
 from iamd.services.context import RequestContext
 from iamd.services.registry import operation
 from iamd.store import tables as t
@@ -37,10 +37,6 @@ ROOT_MAX = 3600
 MAX_SESSION_TAGS = 50
 MAX_POLICY_ARNS = 10
 PACKED_LIMIT = 2048
-MFA_NOT_AVAILABLE = (
-    "MultiFactorAuthentication failed: MFA verification is not available in this iamd version; "
-    "requests with SerialNumber or TokenCode are refused rather than accepted unverified."
-)
 
 
 @operation("sts", "GetCallerIdentity", skip_authorization=True)
@@ -52,9 +48,9 @@ def get_caller_identity(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
 # --- shared pieces ---------------------------------------------------------------------------------
 
 
-def _refuse_mfa_until_supported(p: Mapping[str, Any]) -> None:
-    if p.get("SerialNumber") or p.get("TokenCode"):
-        raise AccessDenied(MFA_NOT_AVAILABLE)
+def _verify_mfa(ctx: RequestContext, p: Mapping[str, Any]) -> float | None:
+    """SerialNumber + TokenCode checked for the caller (iamd.services.mfa); the MFA time or None."""
+    return mfa.authenticate(ctx, p.get("SerialNumber"), p.get("TokenCode"))
 
 
 def _session_policies(
@@ -136,7 +132,7 @@ def _credentials(ctx: RequestContext, claims_fields: dict[str, Any]) -> tuple[Se
 def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     caller = ctx.caller
     caller_session = session_of(caller)
-    _refuse_mfa_until_supported(p)
+    mfa_at = _verify_mfa(ctx, p)
     role_arn: str = p["RoleArn"]
     session_name: str = p["RoleSessionName"]
     not_authorized = f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
@@ -207,6 +203,9 @@ def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
         context["sts:TransitiveTagKeys"] = list(transitive_new)
     if source_identity is not None:
         context["sts:SourceIdentity"] = source_identity
+    if mfa_at is not None:
+        context["aws:MultiFactorAuthPresent"] = "true"
+        context["aws:MultiFactorAuthAge"] = "0"
 
     trust = compile_policy(role.trust_policy, policy_id=f"{role_arn} trust policy", kind=PolicyKind.TRUST)
     authorizer = ctx.runtime.authorizer
@@ -256,7 +255,9 @@ def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
             "tags": all_tags,
             "transitive_tag_keys": inherited_keys + transitive_new,
             "source_identity": inherited_source or source_identity,
-            "mfa_authenticated_at": caller_session.mfa_authenticated_at if caller_session else None,
+            "mfa_authenticated_at": (
+                mfa_at if mfa_at is not None else caller_session.mfa_authenticated_at if caller_session else None
+            ),
             "chained": chained,
             "source_arn": caller.arn,
             "role_arn": f"arn:{ctx.partition}:iam::{role.account_id}:role{role.path}{role.name}",
@@ -285,7 +286,7 @@ def _long_term_only(ctx: RequestContext, action: str) -> None:
 @operation("sts", "GetSessionToken", writes=False, skip_authorization=True)
 def get_session_token(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     _long_term_only(ctx, "GetSessionToken")
-    _refuse_mfa_until_supported(p)
+    mfa_at = _verify_mfa(ctx, p)
     caller = ctx.caller
     is_root = caller.kind is PrincipalKind.ROOT
     maximum = ROOT_MAX if is_root else LONG_TERM_MAX
@@ -309,6 +310,7 @@ def get_session_token(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, An
             "expires_at": now + duration,
             "entity_id": caller.entity_id,
             "source_arn": caller.arn,
+            "mfa_authenticated_at": mfa_at,
         },
     )
     return {"Credentials": credentials}

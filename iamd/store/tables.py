@@ -280,3 +280,70 @@ token_keys = sa.Table(
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("is_primary", sa.Boolean, nullable=False, server_default=sa.false()),
 )
+
+# --- MFA devices (iamd.services.mfa) ---------------------------------------------------------------
+
+# kind: virtual | hardware.  Virtual devices belong to an account from creation; hardware tokens
+# imported by the operator have no account until a user enables them (and again after
+# deactivation).  user_id NULL and is_root false: unassigned.  The seed is encrypted with the
+# master key, its AAD bound to the serial number.
+mfa_devices = sa.Table(
+    "mfa_devices",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("is_root", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("name_key", NAME, nullable=False),
+    sa.Column("path", PATH, nullable=False),
+    sa.Column("serial", sa.String(256), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("seed_enc", sa.LargeBinary, nullable=False),
+    sa.Column("algorithm", sa.String(8), nullable=False),
+    sa.Column("digits", sa.Integer, nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    # steps the token's clock runs ahead of ours (negative: behind), learnt at enable/resync/use
+    sa.Column("drift", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("partition_restriction", sa.String(16), nullable=True),
+    sa.Column("enabled_at", TIME, nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_mfa_devices_account_name"),
+    sa.Index("ix_mfa_devices_user", "user_id"),
+)
+
+# One row per accepted (device, time step): a code is accepted once, on every node.
+mfa_used_codes = sa.Table(
+    "mfa_used_codes",
+    metadata,
+    sa.Column("serial", sa.String(256), primary_key=True),
+    sa.Column("step", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("used_at", TIME, nullable=False),
+)
+
+# Wrong-code throttling: ``count`` wrong codes since the last success or lock; ``locks`` locks
+# in a row (the delay doubles with each).
+mfa_failures = sa.Table(
+    "mfa_failures",
+    metadata,
+    sa.Column("serial", sa.String(256), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("locks", sa.Integer, nullable=False),
+    sa.Column("locked_until", TIME, nullable=True),
+    sa.Column("last_failure_at", TIME, nullable=True),
+)
+
+# The operator's record: successes, failures, locks, replays, enable/resync/deactivate, imports.
+mfa_events = sa.Table(
+    "mfa_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", TIME, nullable=False),
+    sa.Column("serial", sa.String(256), nullable=False),
+    sa.Column("account_id", ACCOUNT, nullable=True),
+    sa.Column("principal_arn", ARN, nullable=True),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("source_ip", sa.String(64), nullable=True),
+    sa.Index("ix_mfa_events_serial", "serial", "at"),
+)

@@ -30,7 +30,7 @@ def test_postgres_database_dropped_under_a_running_server(tmp_path: Path, pg_url
         assert err["ResponseMetadata"]["HTTPStatusCode"] == 503
         assert err["Error"]["Code"] == "ServiceUnavailable"
         assert "Traceback" not in err["Error"]["Message"]
-        with urllib.request.urlopen(srv.url + "/healthz", timeout=5) as resp:  # noqa: S310
+        with urllib.request.urlopen(srv.url + "/healthz", timeout=5) as resp:
             assert resp.status == 200
         assert srv.process.poll() is None
     finally:

@@ -199,7 +199,9 @@ def test_session_policy_narrows(iamd: Server, iam: Any, sts: Any) -> None:
 def test_session_tags_become_principal_tags_and_need_tag_session(iamd: Server, iam: Any, sts: Any) -> None:
     iam.create_role(RoleName="no-tags", AssumeRolePolicyDocument=trust(iamd.account_id))
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=role_arn(iamd, "no-tags"), RoleSessionName="s1", Tags=[{"Key": "team", "Value": "blue"}])
+        sts.assume_role(
+            RoleArn=role_arn(iamd, "no-tags"), RoleSessionName="s1", Tags=[{"Key": "team", "Value": "blue"}]
+        )
     assert "sts:TagSession" in err(exc)[1]
     iam.create_role(
         RoleName="tagged", AssumeRolePolicyDocument=trust(iamd.account_id, ["sts:AssumeRole", "sts:TagSession"])
@@ -223,7 +225,9 @@ def test_session_tags_become_principal_tags_and_need_tag_session(iamd: Server, i
         Tags=[{"Key": "team", "Value": "blue"}],
         TransitiveTagKeys=["team"],
     )
-    red = sts.assume_role(RoleArn=role_arn(iamd, "tagged"), RoleSessionName="r1", Tags=[{"Key": "team", "Value": "red"}])
+    red = sts.assume_role(
+        RoleArn=role_arn(iamd, "tagged"), RoleSessionName="r1", Tags=[{"Key": "team", "Value": "red"}]
+    )
     session_clients(iamd, blue["Credentials"])[0].list_users()
     with pytest.raises(ClientError):
         session_clients(iamd, red["Credentials"])[0].list_users()
@@ -392,7 +396,10 @@ def test_get_federation_token(iamd: Server) -> None:
 
 
 def test_federation_actions_not_implemented_yet(iamd: Server) -> None:
-    body = b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::123456789012:role/r&RoleSessionName=s&WebIdentityToken=x"
+    body = (
+        b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::123456789012:role/r"
+        b"&RoleSessionName=s&WebIdentityToken=x"
+    )
     resp = send(iamd.url + "/", "POST", body, {"Content-Type": "application/x-www-form-urlencoded"})
     assert resp.status == 501 and "<Code>NotImplemented</Code>" in resp.body
 

@@ -1,0 +1,332 @@
+"""MFA verification with state: look-around window, drift, replay refusal across nodes, throttling.
+
+Everything that must survive a refused request (wrong-code counters, locks, the event log) and
+everything that must be seen by every node at once (the used (serial, time step) pairs) is
+written through the connection given to :func:`verify`.  Callers use either
+
+* :func:`side_transaction` -- a short write transaction of its own that does NOT bump the cache
+  generation (STS: its requests run in read transactions and must stay cheap), or
+* ``runtime.db.write()`` -- for EnableMFADevice / ResyncMFADevice, which change the device too.
+
+Either way the transaction commits even when the code is refused, so failures are counted.
+
+Replay: a code is accepted once per (serial, step): the pair is inserted with ON CONFLICT DO
+NOTHING and a zero row count means someone used it first.  On PostgreSQL the device's failure
+row is locked (SELECT ... FOR UPDATE) for the check, so concurrent guesses on one device
+are serialized and counted; SQLite serializes writers anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Row
+
+from iamd.core import totp
+from iamd.core.crypto import SecretBox
+from iamd.core.errors import AccessDenied, ServiceUnavailable
+from iamd.core.principal import PrincipalKind
+from iamd.services.context import RequestContext
+from iamd.store import tables as t
+
+log = logging.getLogger("iamd.mfa")
+
+INVALID_CODE = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
+UNABLE_TO_VALIDATE = (
+    "MultiFactorAuthentication failed, unable to validate MFA code. "
+    "Please verify your MFA serial number is valid and associated with this user."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MfaPolicy:
+    """The knobs (environment variables in brackets; see docs/mfa.md)."""
+
+    window: int = 1
+    """Steps accepted either side of the expected one for a code (IAMD_MFA_WINDOW)."""
+    resync_window: int = 20
+    """Steps searched either side by ResyncMFADevice (IAMD_MFA_RESYNC_WINDOW)."""
+    max_failures: int = 5
+    """Wrong codes in a row before a device is locked (IAMD_MFA_MAX_FAILURES)."""
+    lock_seconds: int = 30
+    """First lock's length; each further lock in a row doubles it (IAMD_MFA_LOCK_SECONDS)."""
+    max_lock_seconds: int = 900
+    """Longest lock (IAMD_MFA_MAX_LOCK_SECONDS)."""
+    issuer: str = "iamd"
+    """Issuer shown by authenticator apps (IAMD_MFA_ISSUER)."""
+
+    def lock_for(self, locks: int) -> int:
+        """Length of the ``locks``-th lock in a row (1-based)."""
+        return int(min(self.max_lock_seconds, self.lock_seconds * 2 ** max(0, min(locks - 1, 30))))
+
+
+def _int_env(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        log.warning("%s=%r is not an integer; using %d", name, raw, default)
+        return default
+    return max(minimum, value)
+
+
+@lru_cache(maxsize=1)
+def policy() -> MfaPolicy:
+    d = MfaPolicy()
+    return MfaPolicy(
+        window=_int_env("IAMD_MFA_WINDOW", d.window, 0),
+        resync_window=_int_env("IAMD_MFA_RESYNC_WINDOW", d.resync_window, 1),
+        max_failures=_int_env("IAMD_MFA_MAX_FAILURES", d.max_failures, 1),
+        lock_seconds=_int_env("IAMD_MFA_LOCK_SECONDS", d.lock_seconds, 1),
+        max_lock_seconds=_int_env("IAMD_MFA_MAX_LOCK_SECONDS", d.max_lock_seconds, 1),
+        issuer=os.environ.get("IAMD_MFA_ISSUER", "").strip() or d.issuer,
+    )
+
+
+# --- seeds at rest -----------------------------------------------------------------------------
+
+
+def _seed_aad(serial: str) -> bytes:
+    return b"iamd-mfa-seed:" + serial.encode()
+
+
+def seal_seed(box: SecretBox, serial: str, seed: bytes) -> bytes:
+    return box.encrypt(seed, _seed_aad(serial))
+
+
+def open_seed(box: SecretBox, serial: str, blob: bytes) -> bytes:
+    return box.decrypt(bytes(blob), _seed_aad(serial))
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    serial: str
+    seed: bytes
+    algorithm: str
+    digits: int
+    period: int
+    drift: int = 0
+
+
+def token_of(box: SecretBox, row: Row[Any]) -> Token:
+    return Token(
+        serial=row.serial,
+        seed=open_seed(box, row.serial, row.seed_enc),
+        algorithm=row.algorithm,
+        digits=row.digits,
+        period=row.period,
+        drift=row.drift,
+    )
+
+
+# --- verification --------------------------------------------------------------------------------
+
+
+class Outcome(enum.Enum):
+    ACCEPTED = "accepted"
+    WRONG = "wrong"
+    REPLAYED = "replayed"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    step: int | None = None
+    """The (last) accepted step."""
+    drift: int | None = None
+    """Steps between the accepted step and ours: the token's drift as last seen."""
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is Outcome.ACCEPTED
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who presented the code (for the event log)."""
+
+    account_id: str | None = None
+    principal_arn: str | None = None
+    source_ip: str | None = None
+
+
+def record_event(
+    conn: Connection, serial: str, event: str, now: float, actor: Actor, detail: str | None = None
+) -> None:
+    conn.execute(
+        t.mfa_events.insert().values(
+            at=now,
+            serial=serial,
+            account_id=actor.account_id,
+            principal_arn=actor.principal_arn,
+            event=event,
+            detail=detail,
+            source_ip=actor.source_ip or None,
+        )
+    )
+
+
+def _insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING; the number of rows inserted (0: the key was there).
+
+    The count comes from RETURNING: psycopg reports no row count for this statement.
+    """
+    key = next(iter(table.primary_key.columns))
+    if conn.dialect.name == "postgresql":
+        pg_stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+        return len(conn.execute(pg_stmt).all())
+    lite_stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return len(conn.execute(lite_stmt).all())
+
+
+def _failure_row(conn: Connection, serial: str) -> Row[Any]:
+    f = t.mfa_failures
+    _insert_ignore(conn, f, {"serial": serial, "count": 0, "locks": 0, "locked_until": None, "last_failure_at": None})
+    return conn.execute(sa.select(f).where(f.c.serial == serial).with_for_update()).one()
+
+
+def _candidate_groups(token: Token, codes: Sequence[str], current: int, window: int) -> list[list[int]]:
+    """Step groups matching the codes: [s] for one code, [s-1, s] for two consecutive codes.
+
+    The (last) step lies within ``window`` steps of the expected step (ours plus the drift).
+    """
+    center = current + token.drift
+    steps = range(center - window, center + window + 1)
+    last = totp.matching_steps(token.seed, codes[-1], steps, token.digits, token.algorithm)
+    if len(codes) == 1:
+        return [[s] for s in last]
+    groups: list[list[int]] = []
+    for s in last:
+        if s >= 1 and totp.codes_equal(totp.hotp(token.seed, s - 1, token.digits, token.algorithm), codes[0]):
+            groups.append([s - 1, s])
+    return groups
+
+
+def verify(
+    conn: Connection,
+    token: Token,
+    codes: Sequence[str],
+    now: float,
+    *,
+    window: int,
+    actor: Actor,
+    purpose: str,
+    pol: MfaPolicy | None = None,
+) -> Result:
+    """Check one code (sign-in) or two consecutive codes (enable, resync) and consume them.
+
+    Writes the outcome through ``conn`` (used steps, failure counters, event log): the caller
+    must commit even when the result is not accepted.
+    """
+    pol = pol or policy()
+    serial = token.serial
+    f = t.mfa_failures
+    state = _failure_row(conn, serial)
+    if state.locked_until is not None and state.locked_until > now:
+        record_event(conn, serial, "refused-locked", now, actor, f"{purpose}; locked until {state.locked_until:.0f}")
+        return Result(Outcome.LOCKED)
+
+    current = totp.time_step(now, token.period)
+    well_formed = len(codes) in (1, 2) and all(len(c) == token.digits and c.isdigit() for c in codes)
+    groups = _candidate_groups(token, codes, current, window) if well_formed else []
+    outcome = Outcome.WRONG
+    accepted: list[int] | None = None
+    if groups:
+        outcome = Outcome.REPLAYED
+        u = t.mfa_used_codes
+        wanted = sorted({s for g in groups for s in g})
+        used = {r.step for r in conn.execute(sa.select(u.c.step).where(u.c.serial == serial, u.c.step.in_(wanted)))}
+        for group in sorted(groups, key=lambda g: g[-1], reverse=True):
+            if any(s in used for s in group):
+                continue
+            if all(_insert_ignore(conn, u, {"serial": serial, "step": s, "used_at": now}) == 1 for s in group):
+                accepted = group
+                outcome = Outcome.ACCEPTED
+            break
+
+    if accepted is not None:
+        conn.execute(f.update().where(f.c.serial == serial).values(count=0, locks=0, locked_until=None))
+        # keep the used steps only as long as they could still be presented
+        horizon = current - max(pol.window, pol.resync_window) - abs(token.drift) - 2
+        conn.execute(
+            t.mfa_used_codes.delete().where(t.mfa_used_codes.c.serial == serial, t.mfa_used_codes.c.step < horizon)
+        )
+        record_event(conn, serial, f"{purpose}-accepted", now, actor)
+        return Result(Outcome.ACCEPTED, step=accepted[-1], drift=accepted[-1] - current)
+
+    count = int(state._mapping["count"]) + 1
+    values: dict[str, Any] = {"count": count, "last_failure_at": now}
+    record_event(conn, serial, "replay" if outcome is Outcome.REPLAYED else "wrong-code", now, actor, purpose)
+    if count >= pol.max_failures:
+        locks = state.locks + 1
+        seconds = pol.lock_for(locks)
+        values.update(count=0, locks=locks, locked_until=now + seconds)
+        record_event(conn, serial, "locked", now, actor, f"{count} wrong codes; lock {locks} in a row for {seconds} s")
+        log.warning("MFA device %s locked for %d s after %d wrong codes", serial, seconds, count)
+    conn.execute(f.update().where(f.c.serial == serial).values(**values))
+    return Result(outcome)
+
+
+@contextlib.contextmanager
+def side_transaction(engine: Engine) -> Iterator[Connection]:
+    """A write transaction of its own that does not bump the cache generation."""
+    try:
+        with engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
+            yield conn
+    except sa.exc.DBAPIError as exc:
+        log.error("MFA bookkeeping failed: %s", type(exc.orig).__name__ if exc.orig is not None else exc)
+        raise ServiceUnavailable("The service is unavailable: its database did not answer. Please retry.") from exc
+
+
+# --- STS ----------------------------------------------------------------------------------------------
+
+
+def _owned_by_caller(ctx: RequestContext, row: Row[Any]) -> bool:
+    caller = ctx.caller
+    if row.enabled_at is None or row.account_id != caller.account_id:
+        return False
+    if caller.kind is PrincipalKind.ROOT:
+        return bool(row.is_root)
+    if caller.kind is PrincipalKind.USER:
+        return row.user_id is not None and row.user_id == caller.entity_id
+    return False
+
+
+def authenticate(ctx: RequestContext, serial: str | None, code: str | None) -> float | None:
+    """STS: verify ``SerialNumber`` + ``TokenCode`` for the caller; the MFA time, or None without MFA.
+
+    Raises AccessDenied with AWS's messages.  The device lookup uses the request's (read)
+    transaction; the bookkeeping a side transaction that does not bump the generation.
+    """
+    if not serial and not code:
+        return None
+    if not serial or not code:
+        raise AccessDenied(UNABLE_TO_VALIDATE)
+    now = ctx.now()
+    d = t.mfa_devices
+    row = ctx.conn.execute(sa.select(d).where(d.c.serial == serial)).first()
+    actor = Actor(ctx.caller.account_id, ctx.caller.arn, ctx.source_ip)
+    if row is None or not _owned_by_caller(ctx, row):
+        with side_transaction(ctx.runtime.db.engine) as conn:
+            record_event(conn, serial, "unknown-device", now, actor, "sts")
+        raise AccessDenied(UNABLE_TO_VALIDATE)
+    token = token_of(ctx.box, row)
+    with side_transaction(ctx.runtime.db.engine) as conn:
+        result = verify(conn, token, [code], now, window=policy().window, actor=actor, purpose="sts")
+        if result.accepted and result.drift is not None and result.drift != token.drift:
+            conn.execute(d.update().where(d.c.serial == serial).values(drift=result.drift))
+    if not result.accepted:
+        raise AccessDenied(INVALID_CODE)
+    return now
