@@ -247,6 +247,9 @@ class Authorizer:
             if isinstance(params.get(name_param), str):
                 path = str(params.get("Path") or "/")
                 return Target(iam_arn(p, account, _CREATES[action], path, params[name_param]), {})
+        if action == "CreateVirtualMFADevice" and isinstance(params.get("VirtualMFADeviceName"), str):
+            path = str(params.get("Path") or "/")
+            return Target(iam_arn(p, account, "mfa", path, params["VirtualMFADeviceName"]), {})
         if action == "CreatePolicy" and isinstance(params.get("PolicyName"), str):
             path = str(params.get("Path") or "/")
             return Target(iam_arn(p, account, "policy", path, params["PolicyName"]), {})
