@@ -89,54 +89,18 @@ def principal_ids_clause(
 
 
 def mfa_counts(ctx: RequestContext) -> tuple[int, int, bool]:
-    """(devices, devices in use, root has MFA) from the MFA table when it exists.
-
-    Column names are read from the table: ``account_id``, ``user_id`` (NULL when unassigned
-    or the root's), and an optional enable timestamp (``enabled_at`` / ``enable_date``) or a
-    root flag (``is_root`` / ``assigned_to_root``).
-    """
-    mfa = t.metadata.tables.get("mfa_devices")
-    if mfa is None or "account_id" not in mfa.c:
-        return 0, 0, False
-    cols = mfa.c
-    base = sa.select(sa.literal(1)).select_from(mfa).where(cols.account_id == ctx.account_id)
-    total = c.count(ctx, base)
-    enabled_col = next((cols[n] for n in ("enabled_at", "enable_date", "enabled") if n in cols), None)
-    root_col = next((cols[n] for n in ("is_root", "assigned_to_root", "root") if n in cols), None)
-    user_col = cols.get("user_id")
-    in_use_conds: list[sa.ColumnElement[bool]] = []
-    if user_col is not None:
-        in_use_conds.append(user_col.is_not(None))
-    if root_col is not None:
-        in_use_conds.append(root_col.is_(True))
-    if not in_use_conds and enabled_col is None:
-        return total, 0, False
-    in_use_query = base
-    if in_use_conds:
-        in_use_query = in_use_query.where(sa.or_(*in_use_conds))
-    if enabled_col is not None:
-        in_use_query = in_use_query.where(enabled_col.is_not(None))
-    in_use = c.count(ctx, in_use_query)
-    root_enabled = False
-    if root_col is not None:
-        root_query = base.where(root_col.is_(True))
-        if enabled_col is not None:
-            root_query = root_query.where(enabled_col.is_not(None))
-        root_enabled = c.count(ctx, root_query) > 0
-    elif user_col is not None and enabled_col is not None:
-        root_enabled = c.count(ctx, base.where(user_col.is_(None), enabled_col.is_not(None))) > 0
-    return total, in_use, root_enabled
+    """(devices, devices in use, root has MFA) of this account."""
+    d = t.mfa_devices
+    base = sa.select(sa.literal(1)).select_from(d).where(d.c.account_id == ctx.account_id)
+    enabled = base.where(d.c.enabled_at.is_not(None))
+    in_use = c.count(ctx, enabled.where(sa.or_(d.c.user_id.is_not(None), d.c.is_root.is_(True))))
+    root_enabled = c.has_rows(ctx, enabled.where(d.c.is_root.is_(True)))
+    return c.count(ctx, base), in_use, root_enabled
 
 
 def _providers(ctx: RequestContext) -> int:
-    total = 0
-    for name in ("saml_providers", "oidc_providers", "open_id_connect_providers"):
-        table = t.metadata.tables.get(name)
-        if table is not None and "account_id" in table.c:
-            total += c.count(
-                ctx, sa.select(sa.literal(1)).select_from(table).where(table.c.account_id == ctx.account_id)
-            )
-    return total
+    """Identity providers (SAML, OIDC) of the account: none exist until the federation issue."""
+    return 0
 
 
 @operation("iam", "GetAccountSummary")

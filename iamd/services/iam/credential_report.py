@@ -117,25 +117,16 @@ def _max_password_age_days(ctx: RequestContext) -> int | None:
 
 def _mfa_users(ctx: RequestContext) -> tuple[set[str], bool]:
     """Ids of users with an enabled MFA device, and whether the root has one."""
-    mfa = t.metadata.tables.get("mfa_devices")
-    if mfa is None or "user_id" not in mfa.c:
-        return set(), False
-    cols = mfa.c
-    enabled_col = next((cols[n] for n in ("enabled_at", "enable_date", "enabled") if n in cols), None)
-    root_col = next((cols[n] for n in ("is_root", "assigned_to_root", "root") if n in cols), None)
-    query = sa.select(cols.user_id, *([root_col] if root_col is not None else []))
-    if "account_id" in cols:
-        query = query.where(cols.account_id == ctx.account_id)
-    else:
-        query = query.where(cols.user_id.in_(sa.select(t.users.c.id).where(t.users.c.account_id == ctx.account_id)))
-    if enabled_col is not None:
-        query = query.where(enabled_col.is_not(None))
+    d = t.mfa_devices
+    rows = ctx.conn.execute(
+        sa.select(d.c.user_id, d.c.is_root).where(d.c.account_id == ctx.account_id, d.c.enabled_at.is_not(None))
+    )
     users: set[str] = set()
     root = False
-    for row in ctx.conn.execute(query):
+    for row in rows:
         if row.user_id is not None:
             users.add(row.user_id)
-        elif row[1] if root_col is not None else enabled_col is not None:
+        elif row.is_root:
             root = True
     return users, root
 

@@ -149,8 +149,8 @@ def delete_user(ctx: RequestContext, p: dict[str, Any]) -> None:
 
 
 def _check_no_mfa(ctx: RequestContext, user_id: str) -> None:
-    mfa = t.metadata.tables.get("mfa_devices")
-    if mfa is not None and c.has_rows(ctx, sa.select(mfa.c.id).where(mfa.c.user_id == user_id)):
+    mfa = t.mfa_devices
+    if c.has_rows(ctx, sa.select(mfa.c.id).where(mfa.c.user_id == user_id)):
         raise DeleteConflict("Cannot delete entity, must delete MFA device first.")
 
 
