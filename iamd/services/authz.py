@@ -8,7 +8,6 @@ engine (pure) decides.  The account root is not limited by identity policies.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from iamd.policy import (
     from_core_principal,
 )
 from iamd.services import authz_messages
+from iamd.services.iam import login_profiles
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicies, PrincipalPolicyCache
 from iamd.store import tables as t
 
@@ -330,13 +330,5 @@ def _self_service_exception(conn: Connection, caller: Principal, action: str) ->
     """AWS lets IAM users change their own password when the account's password policy says so."""
     if caller.kind is not PrincipalKind.USER or action not in ("ChangePassword", "GetAccountPasswordPolicy"):
         return False
-    row = conn.execute(
-        sa.select(t.password_policies.c.document).where(t.password_policies.c.account_id == caller.account_id)
-    ).first()
-    if row is None:
-        return False
-    try:
-        doc = json.loads(row.document)
-    except ValueError:
-        return False
-    return bool(doc.get("allow_users_to_change") or doc.get("AllowUsersToChangePassword"))
+    policy = login_profiles.load_policy(conn, caller.account_id)
+    return policy is not None and policy.allow_users_to_change

@@ -10,11 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
-from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, PolicyNotAttachable, UnmodifiableEntity
+from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, PolicyNotAttachable
 from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
 from iamd.services.iam import policies
+from iamd.services.iam.roles import refuse_if_service_linked
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
@@ -35,18 +36,12 @@ GROUP = Kind("group", t.groups, "GroupName", "PoliciesPerGroup")
 ROLE = Kind("role", t.roles, "RoleName", "PoliciesPerRole")
 
 
-def protected_role_error(name: str) -> UnmodifiableEntity:
-    return UnmodifiableEntity(
-        f"Cannot perform the operation on the protected role '{name}' - this role is only modifiable by AWS"
-    )
-
-
 def get_principal(ctx: RequestContext, kind: Kind, name: str, *, for_change: bool = False) -> Row[Any]:
     """The named user, group or role; for changes, locked and refused for service-linked roles."""
     row = c.get_named(ctx, kind.table, name)
     if for_change:
-        if kind is ROLE and bool(getattr(row, "service_linked", False)):
-            raise protected_role_error(row.name)
+        if kind is ROLE:
+            refuse_if_service_linked(row)
         # Serialize concurrent changes to one entity's policies (quota checks stay exact).
         ctx.conn.execute(sa.select(kind.table.c.id).where(kind.table.c.id == row.id).with_for_update())
     return row

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from iamd.core.arn import root_arn
 from iamd.core.errors import CredentialReportExpired, CredentialReportNotPresent
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
+from iamd.services.iam import login_profiles
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
@@ -102,17 +102,8 @@ def _cert_columns(certs: Sequence[Row[Any]]) -> list[str]:
 
 
 def _max_password_age_days(ctx: RequestContext) -> int | None:
-    pp = t.password_policies
-    doc = ctx.conn.execute(sa.select(pp.c.document).where(pp.c.account_id == ctx.account_id)).scalar()
-    if not doc:
-        return None
-    try:
-        data = json.loads(doc)
-        # The password-policy module stores its own field names; accept AWS's too.
-        value = data.get("max_age", data.get("MaxPasswordAge"))
-    except (ValueError, AttributeError):
-        return None
-    return int(value) if isinstance(value, int) and value > 0 else None
+    policy = login_profiles.get_policy(ctx)
+    return policy.max_age if policy is not None and policy.max_age else None
 
 
 def _mfa_users(ctx: RequestContext) -> tuple[set[str], bool]:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from iamd.core.errors import (
     EntityAlreadyExists,
@@ -96,11 +96,16 @@ class PasswordPolicy:
         return out
 
 
-def get_policy(ctx: RequestContext) -> PasswordPolicy | None:
-    """The account's custom password policy, or None when it has none."""
+def load_policy(conn: Connection, account_id: str) -> PasswordPolicy | None:
+    """An account's custom password policy, or None when it has none."""
     pp = t.password_policies
-    text = ctx.conn.execute(sa.select(pp.c.document).where(pp.c.account_id == ctx.account_id)).scalar()
+    text = conn.execute(sa.select(pp.c.document).where(pp.c.account_id == account_id)).scalar()
     return PasswordPolicy.from_json(text) if text else None
+
+
+def get_policy(ctx: RequestContext) -> PasswordPolicy | None:
+    """The caller's account's custom password policy, or None when it has none."""
+    return load_policy(ctx.conn, ctx.account_id)
 
 
 def _character_classes(password: str) -> tuple[bool, bool, bool, bool]:
