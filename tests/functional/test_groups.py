@@ -139,31 +139,19 @@ def test_delete_conflicts_with_members_and_users_in_groups(iam: Any) -> None:
     assert iam.list_groups()["Groups"] == []
 
 
-def _skip_if_not_implemented(exc: ClientError) -> None:
-    if exc.response["Error"]["Code"] == "NotImplemented":
-        pytest.skip(f"{exc.operation_name} is not implemented on this server yet")
-    raise exc
-
-
 def test_delete_conflicts_with_policies(iam: Any) -> None:
     iam.create_group(GroupName="pol")
     document = json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
     )
-    try:
-        iam.put_group_policy(GroupName="pol", PolicyName="inline", PolicyDocument=document)
-    except ClientError as exc:
-        _skip_if_not_implemented(exc)
+    iam.put_group_policy(GroupName="pol", PolicyName="inline", PolicyDocument=document)
     with pytest.raises(ClientError) as err:
         iam.delete_group(GroupName="pol")
     assert error_of(err) == ("DeleteConflict", 409)
     assert err.value.response["Error"]["Message"] == "Cannot delete entity, must delete policies first."
     iam.delete_group_policy(GroupName="pol", PolicyName="inline")
-    try:
-        policy_arn = iam.create_policy(PolicyName="managed", PolicyDocument=document)["Policy"]["Arn"]
-        iam.attach_group_policy(GroupName="pol", PolicyArn=policy_arn)
-    except ClientError as exc:
-        _skip_if_not_implemented(exc)
+    policy_arn = iam.create_policy(PolicyName="managed", PolicyDocument=document)["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName="pol", PolicyArn=policy_arn)
     with pytest.raises(ClientError) as err:
         iam.delete_group(GroupName="pol")
     assert error_of(err) == ("DeleteConflict", 409)
