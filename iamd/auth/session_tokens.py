@@ -57,11 +57,13 @@ class SessionClaims:
     """The principal that created the session (for role chaining and auditing)."""
     role_arn: str | None = None
     """Role sessions: the role's ARN with its path (``aws:PrincipalArn``)."""
+    console: bool = False
+    """A web console sign-in (never sealed into a token): not subject to GetSessionToken's limits."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["tags"] = dict(self.tags)
-        return {k: v for k, v in data.items() if v not in (None, (), [], {})}
+        return {k: v for k, v in data.items() if v not in (None, (), [], {}) and not (k == "console" and not v)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SessionClaims:

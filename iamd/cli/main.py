@@ -8,10 +8,13 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iamd.cli import policy_cmd
 from iamd.core.config import Settings, settings_from_env
+
+if TYPE_CHECKING:
+    from iamd.services.runtime import Runtime
 
 
 def _store_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -38,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--partition", choices=("aws", "aws-cn", "aws-us-gov"), default=None)
     serve.add_argument("--region", default=None, help="default region (env IAMD_REGION)")
     serve.add_argument("--log-level", default=None, choices=("debug", "info", "warning", "error"))
+    serve.add_argument("--tls-cert", type=Path, default=None, help="serve HTTPS with this PEM certificate chain")
+    serve.add_argument("--tls-key", type=Path, default=None, help="the PEM private key of --tls-cert")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="reverse proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated; default none)",
+    )
 
     acc = sub.add_parser("accounts", help="manage accounts")
     _store_options(acc, suppress=True)
@@ -46,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--account-id", default=None)
     create.add_argument("--name", default=None)
     acc_sub.add_parser("list", help="list accounts as JSON")
+    root_login = acc_sub.add_parser(
+        "set-root-login", help="set the root user's console email and password (the password is read from stdin)"
+    )
+    root_login.add_argument("account_id")
+    root_login.add_argument("--email", required=True)
 
     keys = sub.add_parser("keys", help="session token keys")
     _store_options(keys, suppress=True)
@@ -98,6 +113,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         partition=getattr(args, "partition", None),
         region=getattr(args, "region", None),
         log_level=getattr(args, "log_level", None),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
     )
 
 
@@ -115,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print("iamd: give --data-dir (or IAMD_DATA_DIR) or --database-url", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return serve(settings)
+        return serve(settings, args.forwarded_allow_ips)
     if args.command == "accounts":
         return accounts_command(args, settings)
     if args.command == "mfa":
@@ -123,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     return admin_command(args, settings)
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, forwarded_allow_ips: str | None = None) -> int:
     import uvicorn
 
     from iamd.services.runtime import ConfigError, Runtime
@@ -138,6 +155,7 @@ def serve(settings: Settings) -> int:
         return 2
     _export_settings(settings)
     os.environ["IAMD_STORE_PREPARED"] = "1"
+    proxies = forwarded_allow_ips or os.environ.get("IAMD_FORWARDED_ALLOW_IPS")
     uvicorn.run(
         "iamd.web.app:create_app",
         factory=True,
@@ -148,6 +166,10 @@ def serve(settings: Settings) -> int:
         access_log=False,
         server_header=False,
         lifespan="on",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
     return 0
 
@@ -188,11 +210,26 @@ def accounts_command(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"iamd: {exc}", file=sys.stderr)
                 return 1
             print(json.dumps(creds.as_json(), indent=2))
+        elif args.accounts_command == "set-root-login":
+            return _set_root_login(runtime, args.account_id, args.email)
         else:
             with runtime.db.read() as conn:
                 print(json.dumps(accounts.list_accounts(conn), indent=2))
     finally:
         runtime.close()
+    return 0
+
+
+def _set_root_login(runtime: Runtime, account_id: str, email: str) -> int:
+    from iamd.services.console.signin import set_root_login
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        set_root_login(runtime, account_id, email, password)
+    except ValueError as exc:
+        print(f"iamd: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"AccountId": account_id, "RootEmail": email}))
     return 0
 
 

@@ -41,11 +41,31 @@ class Settings:
     log_level: str = "info"
     encoded_authorization_messages: bool = False
     """Attach an encoded authorization message to AccessDenied answers (sts:DecodeAuthorizationMessage)."""
+    console_session_seconds: int = 43200
+    """How long a web console sign-in lasts (default 12 hours)."""
+    webauthn_rp_id: str | None = None
+    """WebAuthn relying party id; None: the request's host name (for localhost and tests)."""
+    webauthn_origins: tuple[str, ...] = ()
+    """Origins WebAuthn responses may come from; empty: the request's own origin."""
+    webauthn_user_verification: str = "preferred"
+    webauthn_attestation: str = "none"
+    webauthn_trust_store: Path | None = None
+    """Directory of PEM root certificates that ``direct`` attestation must chain to."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.partition not in PARTITIONS:
             raise ValueError(f"--partition must be one of {', '.join(PARTITIONS)}")
+        if self.webauthn_user_verification not in ("required", "preferred", "discouraged"):
+            raise ValueError("IAMD_WEBAUTHN_USER_VERIFICATION must be required, preferred or discouraged")
+        if self.webauthn_attestation not in ("none", "direct"):
+            raise ValueError("IAMD_WEBAUTHN_ATTESTATION must be none or direct")
+        if self.console_session_seconds < 60 or self.console_session_seconds > 43200:
+            raise ValueError("IAMD_CONSOLE_SESSION_SECONDS must be between 60 and 43200")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
 
     @property
     def effective_database_url(self) -> str:
@@ -86,6 +106,14 @@ def settings_from_env(**overrides: object) -> Settings:
         "cache_refresh_seconds": float(env("IAMD_CACHE_REFRESH_SECONDS", "0.5") or 0.5),
         "log_level": env("IAMD_LOG_LEVEL", "info"),
         "encoded_authorization_messages": env_bool("IAMD_ENCODED_AUTHORIZATION_MESSAGES"),
+        "console_session_seconds": int(env("IAMD_CONSOLE_SESSION_SECONDS", "43200") or 43200),
+        "webauthn_rp_id": env("IAMD_WEBAUTHN_RP_ID"),
+        "webauthn_origins": tuple(o.strip() for o in (env("IAMD_WEBAUTHN_ORIGINS") or "").split(",") if o.strip()),
+        "webauthn_user_verification": env("IAMD_WEBAUTHN_USER_VERIFICATION", "preferred"),
+        "webauthn_attestation": env("IAMD_WEBAUTHN_ATTESTATION", "none"),
+        "webauthn_trust_store": Path(p) if (p := env("IAMD_WEBAUTHN_TRUST_STORE")) else None,
+        "tls_cert": Path(p) if (p := env("IAMD_TLS_CERT")) else None,
+        "tls_key": Path(p) if (p := env("IAMD_TLS_KEY")) else None,
     }
     if principals:
         values["service_linked_principals"] = tuple(p.strip() for p in principals.split(",") if p.strip())

@@ -36,6 +36,11 @@ class SecretBox:
         self._primary_id = key_id(primary)
         self._keys = {key_id(k): AESGCM(k) for k in (primary, *retired)}
         self._primary = self._keys[self._primary_id]
+        self._derivation_key = hmac.new(primary, b"iamd-derived-keys-v1", hashlib.sha256).digest()
+
+    def derive_key(self, label: str) -> bytes:
+        """A 32-byte key for ``label`` (HMAC-SHA256 under the primary key): the same on every node."""
+        return hmac.new(self._derivation_key, label.encode(), hashlib.sha256).digest()
 
     def encrypt(self, plaintext: bytes, aad: bytes = b"") -> bytes:
         nonce = os.urandom(12)

@@ -86,6 +86,7 @@ _CREATES = {
     "UploadServerCertificate": "server-certificate",
 }
 
+
 @dataclass(frozen=True, slots=True)
 class Target:
     resource: str
@@ -139,7 +140,7 @@ class Authorizer:
         request_context: Mapping[str, str | Sequence[str]],
     ) -> None:
         claims = session_of(caller)
-        if claims is not None and claims.principal_kind in ("user", "root"):
+        if claims is not None and claims.principal_kind in ("user", "root") and not claims.console:
             _check_session_token_limits(claims, service, action)
         if caller.kind is PrincipalKind.ROOT:
             return

@@ -28,7 +28,6 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
 from iamd.core import totp
@@ -37,6 +36,7 @@ from iamd.core.errors import AccessDenied, ServiceUnavailable
 from iamd.core.principal import PrincipalKind
 from iamd.services.context import RequestContext
 from iamd.store import tables as t
+from iamd.store.db import insert_ignore
 
 log = logging.getLogger("iamd.mfa")
 
@@ -178,22 +178,9 @@ def record_event(
     )
 
 
-def _insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING; the number of rows inserted (0: the key was there).
-
-    The count comes from RETURNING: psycopg reports no row count for this statement.
-    """
-    key = next(iter(table.primary_key.columns))
-    if conn.dialect.name == "postgresql":
-        pg_stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-        return len(conn.execute(pg_stmt).all())
-    lite_stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return len(conn.execute(lite_stmt).all())
-
-
 def _failure_row(conn: Connection, serial: str) -> Row[Any]:
     f = t.mfa_failures
-    _insert_ignore(conn, f, {"serial": serial, "count": 0, "locks": 0, "locked_until": None, "last_failure_at": None})
+    insert_ignore(conn, f, {"serial": serial, "count": 0, "locks": 0, "locked_until": None, "last_failure_at": None})
     return conn.execute(sa.select(f).where(f.c.serial == serial).with_for_update()).one()
 
 
@@ -251,7 +238,7 @@ def verify(
         for group in sorted(groups, key=lambda g: g[-1], reverse=True):
             if any(s in used for s in group):
                 continue
-            if all(_insert_ignore(conn, u, {"serial": serial, "step": s, "used_at": now}) == 1 for s in group):
+            if all(insert_ignore(conn, u, {"serial": serial, "step": s, "used_at": now}) == 1 for s in group):
                 accepted = group
                 outcome = Outcome.ACCEPTED
             break
@@ -318,7 +305,7 @@ def authenticate(ctx: RequestContext, serial: str | None, code: str | None) -> f
     d = t.mfa_devices
     row = ctx.conn.execute(sa.select(d).where(d.c.serial == serial)).first()
     actor = Actor(ctx.caller.account_id, ctx.caller.arn, ctx.source_ip)
-    if row is None or not _owned_by_caller(ctx, row):
+    if row is None or row.kind == "fido" or not _owned_by_caller(ctx, row):  # FIDO is console-only in AWS
         with side_transaction(ctx.runtime.db.engine) as conn:
             record_event(conn, serial, "unknown-device", now, actor, "sts")
         raise AccessDenied(UNABLE_TO_VALIDATE)

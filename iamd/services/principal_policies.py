@@ -148,9 +148,7 @@ class ManagedPolicyCache:
         with self._db.read() as conn:
             row = conn.execute(
                 sa.select(pv.c.document)
-                .select_from(
-                    mp.join(pv, sa.and_(pv.c.policy_id == mp.c.id, pv.c.version_id == mp.c.default_version))
-                )
+                .select_from(mp.join(pv, sa.and_(pv.c.policy_id == mp.c.id, pv.c.version_id == mp.c.default_version)))
                 .where(mp.c.arn == arn)
             ).first()
         value = SourcedPolicy(arn, row.document) if row else None

@@ -21,8 +21,12 @@ def ensure_primary_key(conn: Connection, box: SecretBox, clock: Clock) -> None:
         key = os.urandom(32)
         kid = os.urandom(4).hex()
         conn.execute(
-            tk.insert().values(id=kid, key_enc=box.encrypt(key, aad=b"token-key:" + kid.encode()),
-                               created_at=clock.time(), is_primary=True)
+            tk.insert().values(
+                id=kid,
+                key_enc=box.encrypt(key, aad=b"token-key:" + kid.encode()),
+                created_at=clock.time(),
+                is_primary=True,
+            )
         )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from iamd.core.errors import AwsError, ConcurrentModification, ServiceUnavailable
@@ -85,6 +86,16 @@ class Database:
             with self.engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
                 yield conn
                 bump_generation(conn)
+        except sa.exc.DBAPIError as exc:
+            raise _unavailable(exc) from exc
+
+    @contextlib.contextmanager
+    def side_write(self) -> Iterator[Connection]:
+        """A write transaction that does not bump the generation: for bookkeeping no cache reads
+        (console sessions, sign-in throttling, WebAuthn challenges)."""
+        try:
+            with self.engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
+                yield conn
         except sa.exc.DBAPIError as exc:
             raise _unavailable(exc) from exc
 
@@ -167,3 +178,16 @@ def _unavailable(exc: sa.exc.DBAPIError) -> AwsError:
         )
     log.error("database error: %s", type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__)
     return ServiceUnavailable("The service is unavailable: its database did not answer. Please retry.")
+
+
+def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING; the number of rows inserted (0: the key was there).
+
+    The count comes from RETURNING: psycopg reports no row count for this statement.
+    """
+    key = next(iter(table.primary_key.columns))
+    if conn.dialect.name == "postgresql":
+        pg_stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+        return len(conn.execute(pg_stmt).all())
+    lite_stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return len(conn.execute(lite_stmt).all())

@@ -347,3 +347,63 @@ mfa_events = sa.Table(
     sa.Column("source_ip", sa.String(64), nullable=True),
     sa.Index("ix_mfa_events_serial", "serial", "at"),
 )
+
+# --- web console --------------------------------------------------------------------------------
+# Console sessions: ``id`` is the SHA-256 of the cookie value, so the table alone lets no one in.
+# ``state``: ``mfa`` (password accepted, second factor due), ``password`` (a new password is due),
+# ``active`` (signed in).  A switched-into role session rides in ``role_token_enc`` (encrypted).
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("is_root", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Column("mfa_at", TIME, nullable=True),
+    sa.Column("mfa_serial", sa.String(256), nullable=True),
+    sa.Column("role_token_enc", sa.LargeBinary, nullable=True),
+    sa.Column("source_ip", sa.String(64), nullable=True),
+    sa.Index("ix_console_sessions_user", "user_id"),
+    sa.Index("ix_console_sessions_expires", "expires_at"),
+)
+
+# Sign-in throttling by user and by source address: ``failures`` since the last success.
+console_throttle = sa.Table(
+    "console_throttle",
+    metadata,
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", TIME, nullable=True),
+    sa.Column("last_failure_at", TIME, nullable=False),
+)
+
+# Pending WebAuthn challenges: one per (binding, purpose); taken (deleted) when a response is checked.
+webauthn_challenges = sa.Table(
+    "webauthn_challenges",
+    metadata,
+    sa.Column("binding", sa.String(64), primary_key=True),
+    sa.Column("purpose", sa.String(16), primary_key=True),
+    sa.Column("challenge", sa.LargeBinary, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+)
+
+# FIDO2 security keys and passkeys: the mfa_devices row (kind ``fido``) plus the credential.
+webauthn_credentials = sa.Table(
+    "webauthn_credentials",
+    metadata,
+    sa.Column("serial", sa.String(256), sa.ForeignKey("mfa_devices.serial", ondelete="CASCADE"), primary_key=True),
+    sa.Column("credential_id", sa.LargeBinary, nullable=False, unique=True),
+    sa.Column("user_handle", sa.LargeBinary, nullable=False),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),
+    sa.Column("sign_count", sa.BigInteger, nullable=False),
+    sa.Column("discoverable", sa.Boolean, nullable=False),
+    sa.Column("backed_up", sa.Boolean, nullable=False),
+    sa.Column("aaguid", sa.String(64), nullable=False),
+    sa.Column("transports", sa.String(256), nullable=False),
+    sa.Column("last_used_at", TIME, nullable=True),
+    sa.Index("ix_webauthn_credentials_user_handle", "user_handle"),
+)

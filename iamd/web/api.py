@@ -16,7 +16,7 @@ from iamd.core.errors import (
     SignatureDoesNotMatch,
 )
 from iamd.core.http import HttpRequest
-from iamd.services.context import RequestContext
+from iamd.services.dispatch import dispatch, request_context
 from iamd.services.runtime import Runtime
 from iamd.web.protocol.form import MAX_BODY, parse_form
 from iamd.web.protocol.model import ServiceSpec, load_service
@@ -80,46 +80,23 @@ class ApiHandler:
 
         if action not in spec.operations:
             raise InvalidAction(f"Could not find operation {action} for version {spec.api_version}")
-        operation = rt.operations.get((service, action))
-        if operation is None:
+        if (service, action) not in rt.operations:
             raise NotImplementedOperation(f"iamd does not implement {service}:{action} yet")
         inputs = parse_input(spec, action, params)
-
-        db = rt.db
-        with db.write() if operation.writes else db.read() as conn:
-            if not operation.skip_authorization:
-                rt.authorizer.authorize(conn, service, action, caller, inputs, _request_context(request, info.region))
-            ctx = RequestContext(
-                caller=caller,
-                conn=conn,
-                runtime=rt,
-                request_id=request_id,
-                region=info.region,
-                source_ip=request.source_ip,
-            )
-            result = operation.handler(ctx, inputs)
-        if operation.writes:
-            rt.watcher.invalidate()
+        result = dispatch(
+            rt,
+            service,
+            action,
+            caller,
+            inputs,
+            request_context(request, info.region),
+            region=info.region,
+            source_ip=request.source_ip,
+            request_id=request_id,
+        )
         if not info.access_key_id.startswith("ASIA"):
             rt.key_usage.record(info.access_key_id, rt.clock.time(), service, info.region)
         return serialize_result(spec, action, dict(result) if result else None, request_id)
-
-
-def _request_context(request: HttpRequest, region: str) -> dict[str, str]:
-    """Global condition keys that come from the HTTP request itself."""
-    context = {
-        "aws:SecureTransport": "true" if request.secure else "false",
-        "aws:RequestedRegion": region,
-    }
-    if request.source_ip:
-        context["aws:SourceIp"] = request.source_ip
-    agent = request.header("user-agent")
-    if agent:
-        context["aws:UserAgent"] = agent
-    referer = request.header("referer")
-    if referer:
-        context["aws:Referer"] = referer
-    return context
 
 
 def _request_params(request: HttpRequest) -> dict[str, str]:

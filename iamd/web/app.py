@@ -14,6 +14,7 @@ from iamd.core.errors import RequestEntityTooLarge
 from iamd.core.http import HttpRequest
 from iamd.services.runtime import Runtime
 from iamd.web.api import ApiHandler
+from iamd.web.console.handler import ConsoleHandler
 from iamd.web.protocol.form import MAX_BODY
 from iamd.web.protocol.xml_serializer import serialize_error
 
@@ -32,6 +33,7 @@ class IamdApp:
         self.settings = settings
         self.runtime = runtime or Runtime(settings)
         self.api = ApiHandler(self.runtime)
+        self.console = ConsoleHandler(self.runtime)
         self.ready = False
         self._prepare = prepare
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="iamd")
@@ -100,30 +102,57 @@ class IamdApp:
             await asyncio.get_running_loop().run_in_executor(self._executor, self.runtime.reset)
             await _respond(send, 200, b"reset\n", b"text/plain")
             return
+        if path == "/console" or path.startswith("/console/"):
+            await self._console(scope, receive, send)
+            return
         if path != "/":
             await _respond(send, 404, b"not found\n", b"text/plain")
+            return
+        if method == "GET" and not scope["query_string"] and not _has_header(scope, b"authorization"):
+            await send({"type": "http.response.start", "status": 302, "headers": [(b"location", b"/console")]})
+            await send({"type": "http.response.body", "body": b""})
             return
         body = await _read_body(receive)
         if body is None:
             err = RequestEntityTooLarge()
             await _respond(send, err.status, serialize_error(err, "0"), b"text/xml")
             return
-        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-        client = scope.get("client")
-        request = HttpRequest(
-            method=method,
-            path=scope.get("raw_path", path.encode()).decode("latin-1") or "/",
-            query_string=scope["query_string"].decode("latin-1"),
-            headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw_headers),
-            body=body,
-            source_ip=client[0] if client else "",
-            secure=scope.get("scheme") == "https",
-        )
+        request = _request(scope, method, path, body)
         status, headers, payload = await asyncio.get_running_loop().run_in_executor(
             self._executor, self.api.handle, request
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+    async def _console(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            await _respond(send, 413, b"request too large\n", b"text/plain")
+            return
+        request = _request(scope, scope["method"], scope["path"], body)
+        status, headers, payload = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.console.handle, request
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _has_header(scope: Scope, name: bytes) -> bool:
+    return any(k.lower() == name for k, _ in scope["headers"])
+
+
+def _request(scope: Scope, method: str, path: str, body: bytes) -> HttpRequest:
+    raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+    client = scope.get("client")
+    return HttpRequest(
+        method=method,
+        path=scope.get("raw_path", path.encode()).decode("latin-1") or "/",
+        query_string=scope["query_string"].decode("latin-1"),
+        headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw_headers),
+        body=body,
+        source_ip=client[0] if client else "",
+        secure=scope.get("scheme") == "https",
+    )
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -43,6 +43,8 @@ from iamd.store import tables as t
 RESOURCE = "mfa"
 VIRTUAL = "virtual"
 HARDWARE = "hardware"
+FIDO = "fido"
+"""Security keys and passkeys, registered in the web console (iamd.services.console.fido_devices)."""
 INVALID_CODE = "Authentication code for device is not valid."
 
 
@@ -231,7 +233,7 @@ def enable_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
     refused = False
     with ctx.runtime.db.write() as conn:
         row = _device(conn, serial, for_update=True)
-        if row is None or (row.kind == VIRTUAL and row.account_id != ctx.account_id):
+        if row is None or row.kind == FIDO or (row.kind == VIRTUAL and row.account_id != ctx.account_id):
             raise _no_such_device(serial)
         if row.user_id is not None or row.is_root or row.enabled_at is not None:
             raise EntityAlreadyExists("MFA Device is already in use.")
@@ -272,7 +274,7 @@ def resync_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
     refused = False
     with ctx.runtime.db.write() as conn:
         row = _device(conn, serial, for_update=True)
-        if row is None or not owner.owns(row):
+        if row is None or not owner.owns(row) or row.kind == FIDO:
             raise _no_such_device(serial)
         token = mfa.token_of(ctx.box, row)
         result = mfa.verify(
@@ -296,10 +298,14 @@ def deactivate_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
     row = _device(ctx.conn, serial)
     if row is None or not owner.owns(row):
         raise NoSuchEntity(f"MFA Device with serial number {serial} not found for user {owner.name}.")
+    d = t.mfa_devices
+    if row.kind == FIDO:  # a security key or passkey only exists while assigned: AWS removes it
+        ctx.conn.execute(d.delete().where(d.c.id == row.id))
+        mfa.record_event(ctx.conn, serial, "deleted", ctx.now(), _actor(ctx), f"was assigned to {owner.name}")
+        return None
     values: dict[str, Any] = {"user_id": None, "is_root": False, "enabled_at": None, "drift": 0}
     if row.kind == HARDWARE:
         values["account_id"] = None  # back to the pool: any account may enable it again
-    d = t.mfa_devices
     ctx.conn.execute(d.update().where(d.c.id == row.id).values(**values))
     mfa.record_event(ctx.conn, serial, "deactivated", ctx.now(), _actor(ctx), f"was assigned to {owner.name}")
     return None

@@ -1,0 +1,91 @@
+"""Brute-force throttling of console sign-in: per user and per source address, growing delays.
+
+Each key (``user:…``, ``root:…``, ``mfa:…``, ``ip:…``) counts failures since its last success.
+Past a free allowance every further failure locks the key for a delay that doubles, up to a
+ceiling; while a key is locked its attempts are refused without being checked at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from iamd.store import tables as t
+from iamd.store.db import insert_ignore
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    try:
+        return max(0, int(raw)) if raw else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    user_free: int = 5
+    """Failures a user (or a device's codes) may have before delays start."""
+    source_free: int = 25
+    """Failures one source address may have, across users, before delays start."""
+    base_seconds: float = 1.0
+    max_seconds: float = 900.0
+
+    def delay(self, failures: int, free: int) -> float:
+        if failures <= free:
+            return 0.0
+        return float(min(self.max_seconds, self.base_seconds * 2 ** min(failures - free - 1, 20)))
+
+
+def policy() -> ThrottlePolicy:
+    return ThrottlePolicy(
+        user_free=_env_int("IAMD_CONSOLE_USER_FREE_ATTEMPTS", 5),
+        source_free=_env_int("IAMD_CONSOLE_SOURCE_FREE_ATTEMPTS", 25),
+        base_seconds=float(_env_int("IAMD_CONSOLE_BASE_DELAY_SECONDS", 1)),
+        max_seconds=float(_env_int("IAMD_CONSOLE_MAX_DELAY_SECONDS", 900)),
+    )
+
+
+def user_key(account_id: str, name: str) -> str:
+    return f"user:{account_id}:{name.lower()}"[:320]
+
+
+def root_key(email: str) -> str:
+    return f"root:{email.lower()}"[:320]
+
+
+def source_key(source_ip: str) -> str:
+    return f"ip:{source_ip or '-'}"[:320]
+
+
+def locked_for(conn: Connection, keys: list[str], now: float) -> float:
+    """Seconds until every one of ``keys`` accepts attempts again (0: go ahead)."""
+    c = t.console_throttle
+    rows = conn.execute(sa.select(c.c.locked_until).where(c.c.key.in_(keys), c.c.locked_until > now)).all()
+    return max((float(r.locked_until) - now for r in rows), default=0.0)
+
+
+def record_failure(conn: Connection, keys: dict[str, int], now: float, rules: ThrottlePolicy) -> float:
+    """Count a failure against each key (key -> its free allowance); the longest delay now due."""
+    c = t.console_throttle
+    longest = 0.0
+    for key, free in keys.items():
+        insert_ignore(conn, c, {"key": key, "failures": 0, "locked_until": None, "last_failure_at": now})
+        row = conn.execute(sa.select(c).where(c.c.key == key).with_for_update()).one()
+        failures = int(row.failures) + 1
+        delay = rules.delay(failures, free)
+        conn.execute(
+            c.update()
+            .where(c.c.key == key)
+            .values(failures=failures, last_failure_at=now, locked_until=now + delay if delay else None)
+        )
+        longest = max(longest, delay)
+    return longest
+
+
+def record_success(conn: Connection, key: str) -> None:
+    """A success clears the user's count (a source's count only decays by its own lock)."""
+    conn.execute(t.console_throttle.delete().where(t.console_throttle.c.key == key))

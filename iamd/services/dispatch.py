@@ -1,0 +1,67 @@
+"""Run one registered operation as a caller: authorize, then the handler, in one transaction.
+
+The AWS API pipeline (iamd.web.api) and the web console both come through here, so a console
+action is decided by exactly the same policies as the API call it stands for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from iamd.core import ids
+from iamd.core.errors import NotImplementedOperation
+from iamd.core.http import HttpRequest
+from iamd.core.principal import Principal
+from iamd.services.context import RequestContext
+from iamd.services.runtime import Runtime
+
+
+def dispatch(
+    rt: Runtime,
+    service: str,
+    action: str,
+    caller: Principal,
+    inputs: dict[str, Any],
+    request_context: Mapping[str, str | Sequence[str]],
+    *,
+    region: str,
+    source_ip: str = "",
+    request_id: str | None = None,
+) -> Mapping[str, Any] | None:
+    operation = rt.operations.get((service, action))
+    if operation is None:
+        raise NotImplementedOperation(f"iamd does not implement {service}:{action} yet")
+    db = rt.db
+    with db.write() if operation.writes else db.read() as conn:
+        if not operation.skip_authorization:
+            rt.authorizer.authorize(conn, service, action, caller, inputs, request_context)
+        ctx = RequestContext(
+            caller=caller,
+            conn=conn,
+            runtime=rt,
+            request_id=request_id or ids.request_id(),
+            region=region,
+            source_ip=source_ip,
+        )
+        result = operation.handler(ctx, inputs)
+    if operation.writes:
+        rt.watcher.invalidate()
+    return result
+
+
+def request_context(request: HttpRequest, region: str) -> dict[str, str]:
+    """Global condition keys that come from the HTTP request itself."""
+    context = {
+        "aws:SecureTransport": "true" if request.secure else "false",
+        "aws:RequestedRegion": region,
+    }
+    if request.source_ip:
+        context["aws:SourceIp"] = request.source_ip
+    agent = request.header("user-agent")
+    if agent:
+        context["aws:UserAgent"] = agent
+    referer = request.header("referer")
+    if referer:
+        context["aws:Referer"] = referer
+    return context

@@ -1,0 +1,1 @@
+"""The web console: server-rendered pages for sign-in, MFA and self-service (no build step)."""
