@@ -222,7 +222,10 @@ class ConsoleHandler:
         if wants_json:
             reply = page.json({"error": message}, status)
         else:
-            reply = page.render("error.html", status=status, error=message, back=_next_step(page.session))
+            try:
+                reply = page.render("error.html", status=status, error=message, back=_next_step(page.session))
+            except Exception:  # the store itself is what failed: answer without it
+                return Reply(status, f"{message}\n".encode(), "text/plain; charset=utf-8")
         if retry_after:
             reply.extra.append(("retry-after", str(int(retry_after))))
         return reply
@@ -292,6 +295,10 @@ class ConsoleHandler:
             if err.retry_after:
                 reply.extra.append(("retry-after", str(int(err.retry_after))))
             return reply
+        previous = page.session
+        if previous is not None:  # signing in again ends whatever half or whole session the cookie held
+            with self.rt.db.side_write() as conn:
+                sessions.end(conn, previous.id)
         page.start_session(started)
         return page.go(_next_step(started.session))
 
@@ -339,17 +346,16 @@ class ConsoleHandler:
         owner = (session.account_id, session.user_id, session.is_root) if session is not None else None
         if session is not None and session.state != MFA_DUE:
             return page.json({"redirect": _next_step(session)})
-        mfa_key = signin.mfa_key(session) if session is not None else None
+        mfa_key = signin.mfa_key(session) if session is not None else f"passkey:{page.source_ip or '-'}"
+        source = throttle.source_key(page.source_ip)
         now = self.rt.clock.time()
-        if mfa_key is not None:
-            signin.check_throttle(self.rt, [mfa_key, throttle.source_key(page.source_ip)], now)
+        signin.check_throttle(self.rt, [mfa_key, source], now)
         try:
             result = fido_devices.finish_authentication(
                 self.rt, page.binding, page.rp(), body.get("credential") or {}, owner=owner, source_ip=page.source_ip
             )
         except ConsoleError:
-            if mfa_key is not None:
-                signin.record_failure(self.rt, mfa_key, page.source_ip, now)
+            signin.record_failure(self.rt, mfa_key, page.source_ip, now)
             raise
         if session is None:
             session = signin.start_for_passkey(
