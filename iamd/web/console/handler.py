@@ -7,6 +7,7 @@ pre-sign-in cookie.  POSTs from another origin are refused outright.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -519,6 +520,8 @@ class ConsoleHandler:
         try:
             actions.enable_virtual_device(caller, f.get("serial", ""), f.get("code1", ""), f.get("code2", ""))
         except AwsError as err:
+            with contextlib.suppress(AwsError):
+                actions.abandon_virtual_device(caller, f.get("serial", ""))
             return self.security(page, f"The device was not added: {err.message}", err.status)
         return self.security(page, notice="Your authenticator app was added.")
 

@@ -57,9 +57,10 @@
     return out;
   }
 
-  async function post(path, body) {
+  async function post(path, body, signal) {
     const res = await fetch(path, {
       method: "POST",
+      signal,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
       body: JSON.stringify(body || {}),
@@ -74,7 +75,8 @@
     const el = document.getElementById("error");
     el.textContent = message;
     el.hidden = false;
-    el.focus && el.setAttribute("tabindex", "-1");
+    el.setAttribute("tabindex", "-1");
+    el.focus();
   }
 
   function explain(err) {
@@ -86,14 +88,15 @@
   let conditional = null; // AbortController of a pending conditional-UI request
 
   async function authenticate(mediation) {
-    const begin = await post("/console/webauthn/authenticate/options");
+    const controller = mediation === "conditional" ? new AbortController() : null;
+    if (controller) conditional = controller;
+    const begin = await post("/console/webauthn/authenticate/options", undefined, controller ? controller.signal : undefined);
     if (begin.redirect) { window.location.assign(begin.redirect); return; }
     const publicKey = requestOptions(begin.publicKey);
     const options = { publicKey };
-    if (mediation === "conditional") {
-      conditional = new AbortController();
+    if (controller) {
       options.mediation = "conditional";
-      options.signal = conditional.signal;
+      options.signal = controller.signal;
     }
     const cred = await navigator.credentials.get(options);
     const done = await post("/console/webauthn/authenticate/verify", { credential: credentialJSON(cred) });
@@ -126,6 +129,7 @@
       }
     });
     const username = document.querySelector('input[autocomplete~="webauthn"]');
+    // autofill (conditional UI) only where the page offers passkeys at all
     if (supported && username && PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then((ok) => {
         if (ok && !conditional) {
