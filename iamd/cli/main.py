@@ -166,6 +166,7 @@ def serve(settings: Settings, forwarded_allow_ips: str | None = None) -> int:
         access_log=False,
         server_header=False,
         lifespan="on",
+        timeout_graceful_shutdown=5,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,

@@ -140,10 +140,18 @@ def test_source_ip_condition(iamd: Server) -> None:
         UserName="ip",
         PolicyName="loopback",
         PolicyDocument=doc(
-            {"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*",
-             "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}},
-            {"Effect": "Allow", "Action": "iam:ListGroups", "Resource": "*",
-             "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+            {
+                "Effect": "Allow",
+                "Action": "iam:ListUsers",
+                "Resource": "*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iam:ListGroups",
+                "Resource": "*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            },
         ),
     )
     user_iam.list_users()

@@ -14,6 +14,7 @@ class ConsoleError(Exception):
 INCORRECT = "Your authentication information is incorrect. Please try again."
 """The one answer for an unknown account, an unknown user, a wrong password: nothing tells them apart."""
 
+PASSWORD_EXPIRED = "Your password has expired. Ask your administrator to reset it."  # noqa: S105 - a message
 WRONG_CODE = "The MFA code is not valid. Check the code and try again."
 FIDO_FAILED = "The security key or passkey could not be verified. Try again."
 STEP_EXPIRED = "Your sign-in took too long. Sign in again."

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ from iamd.core import ids
 from iamd.core.config import Settings
 from iamd.core.quotas import quota
 from iamd.services import mfa
-from iamd.services.console.errors import FIDO_FAILED, STEP_EXPIRED, ConsoleError
-from iamd.services.console.signin import FIDO_KIND, owner_devices
+from iamd.services.console.errors import FIDO_FAILED, INCORRECT, STEP_EXPIRED, ConsoleError
+from iamd.services.console.signin import FIDO_KIND, has_console_access, owner_devices
 from iamd.services.runtime import Runtime
 from iamd.store import tables as t
 
@@ -230,11 +230,18 @@ class FidoSignIn:
     user_verified: bool
 
 
+def passkey_first(rp: fido.RelyingParty) -> fido.RelyingParty:
+    """A passkey alone stands for both factors only with user verification (PIN or biometric)."""
+    return replace(rp, user_verification="required")
+
+
 def begin_authentication(
     rt: Runtime, binding: str, rp: fido.RelyingParty, *, owner: tuple[str, str | None, bool] | None
 ) -> str:
     """Options for a second factor (``owner``'s credentials) or, with no owner, a passkey-first sign-in."""
     require_offered(rt.settings)
+    if owner is None:
+        rp = passkey_first(rp)
     now = rt.clock.time()
     with rt.db.side_write() as conn:
         allow = _credential_ids(conn, *owner) if owner is not None else None
@@ -255,6 +262,8 @@ def finish_authentication(
     source_ip: str,
 ) -> FidoSignIn:
     require_offered(rt.settings)
+    if owner is None:
+        rp = passkey_first(rp)
     challenge = _take_challenge(rt, binding, AUTHENTICATE if owner is not None else PASSKEY)
     try:
         assertion = fido.parse_assertion(credential)
@@ -271,6 +280,8 @@ def finish_authentication(
         raise ConsoleError(FIDO_FAILED, status=401)
     if owner is not None and (row.account_id, row.user_id, bool(row.is_root)) != owner:
         raise ConsoleError(FIDO_FAILED, status=401)
+    if owner is None and not _console_access(rt, row.account_id, row.user_id, bool(row.is_root)):
+        raise ConsoleError(INCORRECT, status=401)
     if owner is None and (
         assertion.user_handle is None or not hmac.compare_digest(assertion.user_handle, bytes(row.user_handle))
     ):
@@ -298,3 +309,8 @@ def finish_authentication(
     if updated != 1:
         raise ConsoleError(FIDO_FAILED, status=401)  # another sign-in with the same counter won the race
     return FidoSignIn(row.account_id, row.user_id, bool(row.is_root), row.serial, verified.user_verified)
+
+
+def _console_access(rt: Runtime, account_id: str, user_id: str | None, is_root: bool) -> bool:
+    with rt.db.read() as conn:
+        return has_console_access(conn, account_id, user_id, is_root)

@@ -18,7 +18,14 @@ from sqlalchemy.engine import Connection, Row
 
 from iamd.services import mfa
 from iamd.services.console import sessions, throttle
-from iamd.services.console.errors import INCORRECT, STEP_EXPIRED, WRONG_CODE, ConsoleError, too_many
+from iamd.services.console.errors import (
+    INCORRECT,
+    PASSWORD_EXPIRED,
+    STEP_EXPIRED,
+    WRONG_CODE,
+    ConsoleError,
+    too_many,
+)
 from iamd.services.console.sessions import ACTIVE, CHANGE_DUE, MFA_DUE, ConsoleSession
 from iamd.services.iam.login_profiles import DEFAULT_MINIMUM_LENGTH, hash_password, load_policy, verify_password
 from iamd.services.runtime import Runtime
@@ -59,11 +66,18 @@ def check_throttle(rt: Runtime, keys: list[str], now: float) -> None:
         raise too_many(wait)
 
 
-def record_failure(rt: Runtime, user_key: str, source_ip: str, now: float) -> None:
+def record_failure(rt: Runtime, user_key: str, source_ip: str, now: float, *, shared: bool = False) -> None:
+    """Count a failure for ``user_key`` and the source; ``shared`` keys (one per address) get the source's allowance."""
     rules = throttle.policy()
     with rt.db.side_write() as conn:
         delay = throttle.record_failure(
-            conn, {user_key: rules.user_free, throttle.source_key(source_ip): rules.source_free}, now, rules
+            conn,
+            {
+                user_key: rules.source_free if shared else rules.user_free,
+                throttle.source_key(source_ip): rules.source_free,
+            },
+            now,
+            rules,
         )
     if delay > 0:
         raise too_many(delay)
@@ -117,7 +131,7 @@ def sign_in_user(rt: Runtime, account_ref: str, user_name: str, password: str, s
         u, lp = t.users, t.login_profiles
         with rt.db.read() as conn:
             row = conn.execute(
-                sa.select(u.c.id, lp.c.password_hash, lp.c.reset_required)
+                sa.select(u.c.id, lp.c.password_hash, lp.c.reset_required, lp.c.password_changed_at)
                 .select_from(u.join(lp, lp.c.user_id == u.c.id))
                 .where(u.c.account_id == account_id, u.c.name_key == user_name.lower())
             ).first()
@@ -127,14 +141,26 @@ def sign_in_user(rt: Runtime, account_ref: str, user_name: str, password: str, s
         raise ConsoleError(INCORRECT, status=401)
     with rt.db.side_write() as conn:
         throttle.record_success(conn, user_key)
+        expired, hard = password_expired(conn, account_id, float(row.password_changed_at), now)
+    if expired and hard:
+        raise ConsoleError(PASSWORD_EXPIRED, status=401)
     return _begin(
         rt,
         account_id=account_id,
         user_id=str(row.id),
         is_root=False,
-        reset_required=bool(row.reset_required),
+        reset_required=bool(row.reset_required) or expired,
         source_ip=source_ip,
     )
+
+
+def password_expired(conn: Connection, account_id: str, changed_at: float, now: float) -> tuple[bool, bool]:
+    """(expired, hard expiry) under the account's MaxPasswordAge (days) and HardExpiry."""
+    policy = load_policy(conn, account_id)
+    if policy is None or not policy.max_age:
+        return False, False
+    expired = now - changed_at > policy.max_age * 86400
+    return expired, expired and bool(policy.hard_expiry)
 
 
 def sign_in_root(rt: Runtime, email: str, password: str, source_ip: str) -> Started:
@@ -164,19 +190,24 @@ def mfa_key(session: ConsoleSession) -> str:
     return f"mfa:{session.account_id}:{session.user_id or 'root'}"
 
 
-def _reset_required(conn: Connection, session: ConsoleSession) -> bool:
+def _reset_required(conn: Connection, session: ConsoleSession, now: float) -> bool:
     if session.user_id is None:
         return False
     lp = t.login_profiles
-    row = conn.execute(sa.select(lp.c.reset_required).where(lp.c.user_id == session.user_id)).first()
-    return bool(row is not None and row.reset_required)
+    row = conn.execute(
+        sa.select(lp.c.reset_required, lp.c.password_changed_at).where(lp.c.user_id == session.user_id)
+    ).first()
+    if row is None:
+        return False
+    expired, _ = password_expired(conn, session.account_id, float(row.password_changed_at), now)
+    return bool(row.reset_required) or expired
 
 
 def second_factor_passed(rt: Runtime, session: ConsoleSession, serial: str, *, multi_factor: bool) -> Started:
     """Re-issue a session whose second factor (or passkey) was accepted."""
     now = rt.clock.time()
     with rt.db.side_write() as conn:
-        state = CHANGE_DUE if _reset_required(conn, session) else ACTIVE
+        state = CHANGE_DUE if _reset_required(conn, session, now) else ACTIVE
         expires = now + (rt.settings.console_session_seconds if state == ACTIVE else sessions.STEP_SECONDS)
         try:
             token, fresh = sessions.reissue(
@@ -263,23 +294,24 @@ def set_root_login(rt: Runtime, account_id: str, email: str, password: str) -> N
         )
 
 
+def has_console_access(conn: Connection, account_id: str, user_id: str | None, is_root: bool) -> bool:
+    """Console access: a login profile for a user, a root password for the root."""
+    if is_root:
+        query = sa.select(t.accounts.c.id).where(
+            t.accounts.c.id == account_id, t.accounts.c.root_password_hash.is_not(None)
+        )
+    else:
+        query = sa.select(t.login_profiles.c.user_id).where(t.login_profiles.c.user_id == user_id)
+    return conn.execute(query).first() is not None
+
+
 def start_for_passkey(
     rt: Runtime, account_id: str, user_id: str | None, is_root: bool, source_ip: str
 ) -> ConsoleSession:
     """The half-made session a passkey-first sign-in finishes at once (console access still required)."""
     now = rt.clock.time()
     with rt.db.side_write() as conn:
-        if is_root:
-            allowed = conn.execute(
-                sa.select(t.accounts.c.id).where(
-                    t.accounts.c.id == account_id, t.accounts.c.root_password_hash.is_not(None)
-                )
-            ).first()
-        else:
-            allowed = conn.execute(
-                sa.select(t.login_profiles.c.user_id).where(t.login_profiles.c.user_id == user_id)
-            ).first()
-        if allowed is None:
+        if not has_console_access(conn, account_id, user_id, is_root):
             raise ConsoleError(INCORRECT, status=401)
         _, session = sessions.start(
             conn,

@@ -355,8 +355,9 @@ class ConsoleHandler:
             result = fido_devices.finish_authentication(
                 self.rt, page.binding, page.rp(), body.get("credential") or {}, owner=owner, source_ip=page.source_ip
             )
-        except ConsoleError:
-            signin.record_failure(self.rt, mfa_key, page.source_ip, now)
+        except ConsoleError as err:
+            if err.status != 400:  # an expired or missing challenge is nobody's wrong guess
+                signin.record_failure(self.rt, mfa_key, page.source_ip, now, shared=session is None)
             raise
         if session is None:
             session = signin.start_for_passkey(
