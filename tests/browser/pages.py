@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from iamd.core import totp
 from tests.support.server import ACCOUNT_ID, Server
+from tests.support.totp_steps import code, fresh_step
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 """Where the screenshots go (git-ignored)."""
@@ -65,19 +65,6 @@ class Console:
 
 
 # --- TOTP ----------------------------------------------------------------------------------------------------
-
-
-def fresh_step(period: int = 30) -> int:
-    """The current time step, waiting out the last two seconds of a step so the next requests land in it."""
-    now = time.time()
-    if period - now % period < 2.0:
-        time.sleep(period - now % period + 0.05)
-        now = time.time()
-    return int(now // period)
-
-
-def code(seed: bytes, step: int) -> str:
-    return totp.hotp(seed, step)
 
 
 @dataclass

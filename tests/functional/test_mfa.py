@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from iamd.core import totp
 from tests.support.server import Server
+from tests.support.totp_steps import code, fresh_step
 
 INVALID = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
 UNABLE = (
@@ -28,19 +28,6 @@ def err(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
 
 def policy(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def fresh_step(period: int = 30) -> int:
-    """The current time step, waiting out the last two seconds of a step so a request lands in it."""
-    now = time.time()
-    if period - now % period < 2.0:
-        time.sleep(period - now % period + 0.05)
-        now = time.time()
-    return int(now // period)
-
-
-def code(seed: bytes, step: int) -> str:
-    return totp.hotp(seed, step)
 
 
 def create_device(iam: Any, name: str, **kwargs: Any) -> tuple[str, bytes]:

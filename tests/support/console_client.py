@@ -25,6 +25,8 @@ import httpx
 import sqlalchemy as sa
 
 from tests.support.server import ACCOUNT_ID, ROOT_KEY, ROOT_SECRET, Server, free_port, postgres_database
+from tests.support.totp_steps import code as totp_code
+from tests.support.totp_steps import fresh_step
 
 INCORRECT = "Your authentication information is incorrect. Please try again."
 WRONG_CODE = "The MFA code is not valid. Check the code and try again."
@@ -349,21 +351,6 @@ def make_user(iam: Any, name: str, password: str, *statements: dict[str, Any], r
     iam.create_login_profile(UserName=name, Password=password, PasswordResetRequired=reset_required)
     if statements:
         iam.put_user_policy(UserName=name, PolicyName="console", PolicyDocument=policy_document(*statements))
-
-
-def fresh_step(period: int = 30) -> int:
-    """The current TOTP time step, waiting out the last two seconds of a step so a request lands in it."""
-    now = time.time()
-    if period - now % period < 2.0:
-        time.sleep(period - now % period + 0.05)
-        now = time.time()
-    return int(now // period)
-
-
-def totp_code(seed: bytes, step: int) -> str:
-    from iamd.core import totp
-
-    return totp.hotp(seed, step)
 
 
 def enable_virtual_device(iam: Any, user: str, name: str) -> tuple[str, bytes, int]:

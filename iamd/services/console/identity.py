@@ -32,42 +32,34 @@ class Identity:
 
 
 def signed_in_principal(conn: Connection, rt: Runtime, session: ConsoleSession) -> Principal | None:
+    """The user or root behind a session, as console claims (None when the user is gone)."""
     partition = rt.settings.partition
     if session.is_root:
-        arn = root_arn(partition, session.account_id)
-        claims = SessionClaims(
-            account_id=session.account_id,
-            access_key_id="",
-            secret_access_key="",
-            principal_kind="root",
-            arn=arn,
-            user_id=session.account_id,
-            name=session.account_id,
-            issued_at=session.created_at,
-            expires_at=session.expires_at,
-            mfa_authenticated_at=session.mfa_at,
-            source_arn=arn,
-            console=True,
+        arn, user_id, name, entity_id = root_arn(partition, session.account_id), session.account_id, None, None
+    else:
+        u = t.users
+        user = conn.execute(
+            sa.select(u.c.id, u.c.name, u.c.path).where(u.c.id == session.user_id, u.c.account_id == session.account_id)
+        ).first()
+        if user is None:
+            return None
+        arn, user_id, name, entity_id = (
+            iam_arn(partition, session.account_id, "user", user.path, user.name),
+            user.id,
+            user.name,
+            user.id,
         )
-        return principal_from_claims(claims)
-    u = t.users
-    user = conn.execute(
-        sa.select(u.c.id, u.c.name, u.c.path).where(u.c.id == session.user_id, u.c.account_id == session.account_id)
-    ).first()
-    if user is None:
-        return None
-    arn = iam_arn(partition, session.account_id, "user", user.path, user.name)
     claims = SessionClaims(
         account_id=session.account_id,
         access_key_id="",
         secret_access_key="",
-        principal_kind="user",
+        principal_kind="root" if session.is_root else "user",
         arn=arn,
-        user_id=user.id,
-        name=user.name,
+        user_id=user_id,
+        name=name or session.account_id,
         issued_at=session.created_at,
         expires_at=session.expires_at,
-        entity_id=user.id,
+        entity_id=entity_id,
         mfa_authenticated_at=session.mfa_at,
         source_arn=arn,
         console=True,

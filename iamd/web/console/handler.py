@@ -8,6 +8,7 @@ pre-sign-in cookie.  POSTs from another origin are refused outright.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import logging
@@ -42,6 +43,15 @@ def _iso(ts: float) -> str:
 
 class Page:
     """One request's view of the console: cookies, the session, and how to answer."""
+
+    active: tuple[ConsoleSession, Identity] | None = None
+    """Set by ``signed_in`` routes: the active session and who it acts as."""
+
+    @property
+    def signed_in_as(self) -> tuple[ConsoleSession, Identity]:
+        if self.active is None:
+            raise ConsoleError(STEP_EXPIRED, status=401)
+        return self.active
 
     def __init__(self, console: ConsoleHandler, request: HttpRequest) -> None:
         self.console = console
@@ -154,6 +164,28 @@ class Page:
 
 
 Route = Callable[[Page], Reply]
+PageMethod = Callable[..., Reply]
+
+
+def signed_in(*, as_json: bool = False) -> Callable[[PageMethod], PageMethod]:
+    """A route for signed-in sessions only: resolves the session and identity once, and checks the
+    CSRF token of every POST (the form's ``csrf`` field, or ``X-CSRF-Token`` for JSON calls)."""
+
+    def wrap(route: PageMethod) -> PageMethod:
+        @functools.wraps(route)
+        def run(self: ConsoleHandler, page: Page, *args: Any, **kwargs: Any) -> Reply:
+            if page.active is None:
+                active = self._active(page)
+                if isinstance(active, Reply):
+                    return page.json({"error": STEP_EXPIRED}, 401) if as_json else active
+                if page.request.method == "POST":
+                    page.check_csrf(page.request.header("x-csrf-token") if as_json else page.form.get("csrf"))
+                page.active = active
+            return route(self, page, *args, **kwargs)
+
+        return run
+
+    return wrap
 
 
 def _next_step(session: ConsoleSession | None) -> str:
@@ -396,11 +428,9 @@ class ConsoleHandler:
 
     # -- home -------------------------------------------------------------------------------------------------
 
+    @signed_in()
     def home(self, page: Page, error: str | None = None, status: int = 200, notice: str | None = None) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return active
-        session, identity = active
+        session, identity = page.signed_in_as
         return page.render(
             "home.html",
             status=status,
@@ -413,13 +443,10 @@ class ConsoleHandler:
             role=identity.role,
         )
 
+    @signed_in()
     def switch_role(self, page: Page) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return active
-        session, identity = active
+        session, identity = page.signed_in_as
         f = page.form
-        page.check_csrf(f.get("csrf"))
         role_arn = actions.role_arn_for(self.rt, f.get("account", ""), f.get("role", ""))
         try:
             actions.switch_role(page.caller(identity), session, role_arn)
@@ -427,21 +454,15 @@ class ConsoleHandler:
             return self.home(page, f"You cannot switch to {role_arn}: {err.message}", err.status)
         return page.go(f"{PREFIX}/home")
 
+    @signed_in()
     def switch_back(self, page: Page) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return active
-        session, _ = active
-        page.check_csrf(page.form.get("csrf"))
+        session, _ = page.signed_in_as
         actions.switch_back(self.rt, session)
         return page.go(f"{PREFIX}/home")
 
+    @signed_in()
     def credentials(self, page: Page) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return active
-        session, identity = active
-        page.check_csrf(page.form.get("csrf"))
+        session, identity = page.signed_in_as
         creds = actions.command_line_credentials(self.rt, identity, session)
         return page.render(
             "credentials.html",
@@ -453,11 +474,9 @@ class ConsoleHandler:
 
     # -- security credentials ------------------------------------------------------------------------------
 
+    @signed_in()
     def security(self, page: Page, error: str | None = None, status: int = 200, notice: str | None = None) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return active
-        session, identity = active
+        session, identity = page.signed_in_as
         devices: list[actions.DeviceView] = []
         list_error = None
         try:
@@ -476,13 +495,10 @@ class ConsoleHandler:
             device_limit=8,
         )
 
+    @signed_in()
     def security_password(self, page: Page) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return active
-        _, identity = active
+        _, identity = page.signed_in_as
         f = page.form
-        page.check_csrf(f.get("csrf"))
         if f.get("new_password", "") != f.get("confirm_password", ""):
             return self.security(page, "The new passwords do not match.", 400)
         try:
@@ -491,12 +507,9 @@ class ConsoleHandler:
             return self.security(page, err.message, err.status)
         return self.security(page, notice="Your password was changed.")
 
+    @signed_in()
     def virtual_mfa_create(self, page: Page) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return active
-        _, identity = active
-        page.check_csrf(page.form.get("csrf"))
+        _, identity = page.signed_in_as
         name = page.form.get("name", "").strip()
         try:
             device = actions.create_virtual_device(page.caller(identity), name)
@@ -504,13 +517,10 @@ class ConsoleHandler:
             return self.security(page, err.message, err.status)
         return page.render("virtual_mfa.html", device=device, name=name)
 
+    @signed_in()
     def virtual_mfa_enable(self, page: Page) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return active
-        _, identity = active
+        _, identity = page.signed_in_as
         f = page.form
-        page.check_csrf(f.get("csrf"))
         caller = page.caller(identity)
         if f.get("cancel"):
             try:
@@ -526,24 +536,18 @@ class ConsoleHandler:
             return self.security(page, f"The device was not added: {err.message}", err.status)
         return self.security(page, notice="Your authenticator app was added.")
 
+    @signed_in()
     def remove_device(self, page: Page) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return active
-        _, identity = active
-        page.check_csrf(page.form.get("csrf"))
+        _, identity = page.signed_in_as
         try:
             actions.remove_device(page.caller(identity), page.form.get("serial", ""))
         except AwsError as err:
             return self.security(page, err.message, err.status)
         return self.security(page, notice="The device was removed.")
 
+    @signed_in(as_json=True)
     def register_options(self, page: Page) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return page.json({"error": STEP_EXPIRED}, 401)
-        session, identity = active
-        page.check_csrf(page.request.header("x-csrf-token"))
+        session, identity = page.signed_in_as
         fido_devices.require_offered(self.rt.settings)
         caller = page.caller(identity)
         actions.authorize_fido_registration(caller)
@@ -558,12 +562,9 @@ class ConsoleHandler:
         )
         return page.json({"publicKey": options})
 
+    @signed_in(as_json=True)
     def register_verify(self, page: Page) -> Reply:
-        active = self._active(page)
-        if isinstance(active, Reply):
-            return page.json({"error": STEP_EXPIRED}, 401)
-        session, identity = active
-        page.check_csrf(page.request.header("x-csrf-token"))
+        session, identity = page.signed_in_as
         body = json_body(page.request)
         caller = page.caller(identity)
         actions.authorize_fido_registration(caller)
