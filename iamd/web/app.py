@@ -12,6 +12,7 @@ from typing import Any
 from iamd.core.config import Settings, settings_from_env
 from iamd.core.errors import RequestEntityTooLarge
 from iamd.core.http import HttpRequest
+from iamd.services.console import sessions as console_sessions
 from iamd.services.runtime import Runtime
 from iamd.web.api import ApiHandler
 from iamd.web.console.handler import ConsoleHandler
@@ -26,6 +27,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 KEY_USAGE_FLUSH_SECONDS = 5.0
+CONSOLE_PRUNE_ROUNDS = 120
+"""Expired console sessions, quiet throttle rows and stale challenges go every 120 flushes (10 minutes)."""
 
 
 class IamdApp:
@@ -77,12 +80,26 @@ class IamdApp:
 
     async def _flush_key_usage(self) -> None:
         loop = asyncio.get_running_loop()
+        rounds = 0
         while True:
             await asyncio.sleep(KEY_USAGE_FLUSH_SECONDS)
             try:
                 await loop.run_in_executor(self._executor, self.runtime.key_usage.flush)
             except Exception:
                 log.warning("access key usage flush failed", exc_info=True)
+            rounds += 1
+            if rounds % CONSOLE_PRUNE_ROUNDS == 0:
+                try:
+                    await loop.run_in_executor(self._executor, self._prune_console)
+                except Exception:
+                    log.warning("pruning expired console sessions failed", exc_info=True)
+
+    def _prune_console(self) -> None:
+        rt = self.runtime
+        with rt.db.side_write() as conn:
+            removed = console_sessions.prune(conn, rt.clock.time())
+        if removed:
+            log.info("pruned %d expired console sessions", removed)
 
     # -- HTTP ------------------------------------------------------------------------------------
 
