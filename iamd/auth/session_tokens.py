@@ -71,6 +71,7 @@ class SessionClaims:
         for key in ("session_policies", "session_policy_arns", "transitive_tag_keys"):
             values[key] = tuple(values.get(key, ()))
         values["tags"] = dict(values.get("tags", {}))
+        values.pop("console", None)  # console claims are never sealed; a token cannot claim to be one
         return cls(**values)
 
 
@@ -88,6 +89,8 @@ class TokenKeyRing:
         return self._primary
 
     def seal(self, claims: SessionClaims) -> str:
+        if claims.console:
+            raise ValueError("console claims are never handed out as a token")
         nonce = os.urandom(12)
         payload = zlib.compress(json.dumps(claims.to_json(), separators=(",", ":")).encode(), 6)
         header = _MAGIC + bytes([_VERSION]) + self._primary + nonce

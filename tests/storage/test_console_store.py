@@ -119,3 +119,21 @@ def test_root_login_is_checked(runtime: Runtime, email: str, password: str) -> N
 def test_root_login_for_an_unknown_account_is_refused(runtime: Runtime) -> None:
     with pytest.raises(ValueError, match="no account"):
         signin.set_root_login(runtime, "999999999999", "root@example.com", "a-long-root-password")
+
+
+def test_attempts_are_reserved_before_they_are_checked(runtime: Runtime, clock: FixedClock) -> None:
+    rules = throttle.ThrottlePolicy(user_free=3, source_free=100, base_seconds=10.0, max_seconds=60.0)
+    now = clock.time()
+    keys = {"user:a": 3, "ip:x": 100}
+    outcomes = []
+    for _ in range(6):  # six attempts whose checks have not finished yet: each is counted up front
+        with runtime.db.side_write() as conn:
+            outcomes.append(throttle.reserve(conn, keys, now, rules))
+    # three free, the fourth is checked but starts a lock, the rest are refused unchecked
+    assert outcomes == [(0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 10.0), (10.0, 0.0), (10.0, 0.0)]
+    with runtime.db.side_write() as conn:  # one of them succeeded: the user starts over, the source gives one back
+        throttle.record_success(conn, "user:a")
+        throttle.release(conn, "ip:x", 100, rules)
+    with runtime.db.read() as conn:
+        rows = {r.key: r.failures for r in conn.execute(sa.select(t.console_throttle))}
+    assert rows == {"ip:x": 3}

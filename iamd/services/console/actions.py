@@ -10,7 +10,7 @@ authorized as iam:EnableMFADevice on the user, as AWS documents for the console.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,10 @@ ROOT_CREDENTIALS_MAX = 3600
 USER_CREDENTIALS_MAX = 129600
 
 RequestKeys = Mapping[str, str | Sequence[str]]
+InputParser = Callable[[str, str, Mapping[str, str]], dict[str, Any]]
+"""The API's own input parsing and validation (botocore's model), handed down by the web layer."""
+
+_OWNER_ACTIONS = ("EnableMFADevice", "DeactivateMFADevice")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +47,16 @@ class Caller:
     identity: Identity
     request_keys: RequestKeys
     source_ip: str
+    parse: InputParser
 
-    def call(self, service: str, action: str, inputs: dict[str, Any], *, as_signed_in: bool = False) -> dict[str, Any]:
+    def call(self, service: str, action: str, params: dict[str, str], *, as_signed_in: bool = False) -> dict[str, Any]:
+        """Validate ``params`` exactly as the API would, then run the operation as the console's caller."""
+        self.rt.watcher.refresh_if_due()
         principal: Principal = self.identity.signed_in if as_signed_in else self.identity.principal
+        inputs = self.parse(service, action, params)
+        if self.identity.user_name is None and action in _OWNER_ACTIONS:
+            # the root's own devices: no UserName, so an IAM user named like the account id is never meant
+            inputs.pop("UserName", None)
         result = dispatch(
             self.rt,
             service,
@@ -151,7 +162,7 @@ def remove_device(caller: Caller, serial: str) -> None:
         row = conn.execute(sa.select(t.mfa_devices.c.kind).where(t.mfa_devices.c.serial == serial)).first()
     caller.call(
         "iam", "DeactivateMFADevice", {"UserName": caller.owner_name, "SerialNumber": serial}, as_signed_in=True
-    )
+    )  # for root, Caller.call drops UserName
     if row is not None and row.kind == "virtual":
         caller.call("iam", "DeleteVirtualMFADevice", {"SerialNumber": serial}, as_signed_in=True)
 
@@ -159,10 +170,12 @@ def remove_device(caller: Caller, serial: str) -> None:
 def authorize_fido_registration(caller: Caller) -> None:
     """Registering a FIDO device needs iam:EnableMFADevice on the user, as in AWS's console."""
     identity = caller.identity
-    principal = identity.signed_in
+    if identity.user_name is None:
+        return  # the root is not limited by policies
+    caller.rt.watcher.refresh_if_due()
     with caller.rt.db.read() as conn:
         caller.rt.authorizer.authorize(
-            conn, "iam", "EnableMFADevice", principal, {"UserName": caller.owner_name}, caller.request_keys
+            conn, "iam", "EnableMFADevice", identity.signed_in, {"UserName": identity.user_name}, caller.request_keys
         )
 
 
@@ -184,13 +197,19 @@ def role_arn_for(rt: Runtime, account_ref: str, role: str) -> str:
     return f"arn:{rt.settings.partition}:iam::{account_id}:role{path}{name}"
 
 
+def session_name(name: str) -> str:
+    """RoleSessionName from a user name: 2 to 64 characters of the names' alphabet."""
+    cleaned = "".join(ch for ch in name if ch.isascii() and (ch.isalnum() or ch in "+=,.@-_"))
+    return (cleaned if len(cleaned) >= 2 else f"{cleaned}-console")[:64]
+
+
 def switch_role(caller: Caller, session: ConsoleSession, role_arn: str) -> ConsoleSession:
     """AssumeRole as the signed-in user (or root); the session then acts as the role."""
     name = caller.identity.user_name or "root"
     out = caller.call(
         "sts",
         "AssumeRole",
-        {"RoleArn": role_arn, "RoleSessionName": name[:64], "DurationSeconds": SWITCH_ROLE_SECONDS},
+        {"RoleArn": role_arn, "RoleSessionName": session_name(name), "DurationSeconds": str(SWITCH_ROLE_SECONDS)},
         as_signed_in=True,
     )
     token = out["Credentials"]["SessionToken"]

@@ -28,6 +28,7 @@ from iamd.core.quotas import quota
 from iamd.services import mfa
 from iamd.services.console.errors import FIDO_FAILED, INCORRECT, STEP_EXPIRED, ConsoleError
 from iamd.services.console.signin import FIDO_KIND, has_console_access, owner_devices
+from iamd.services.iam.mfa_devices import lock_owner
 from iamd.services.runtime import Runtime
 from iamd.store import tables as t
 
@@ -176,6 +177,7 @@ def finish_registration(
     is_root = user_id is None
     d, w = t.mfa_devices, t.webauthn_credentials
     with rt.db.write() as conn:
+        lock_owner(conn, account_id, user_id)
         if len(owner_devices(conn, account_id, user_id, is_root)) >= quota("mfa_devices_per_user"):
             raise ConsoleError(f"You can have at most {quota('mfa_devices_per_user')} MFA devices.", status=409)
         if conn.execute(sa.select(w.c.serial).where(w.c.credential_id == registered.credential_id)).first():

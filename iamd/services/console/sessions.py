@@ -147,10 +147,6 @@ def end(conn: Connection, session_id: str) -> None:
     conn.execute(t.console_sessions.delete().where(t.console_sessions.c.id == session_id))
 
 
-def end_all_for_user(conn: Connection, user_id: str) -> None:
-    conn.execute(t.console_sessions.delete().where(t.console_sessions.c.user_id == user_id))
-
-
 def prune(conn: Connection, now: float) -> int:
     """Delete expired sessions, throttle rows that have gone quiet, and stale WebAuthn challenges."""
     removed = conn.execute(t.console_sessions.delete().where(t.console_sessions.c.expires_at <= now)).rowcount

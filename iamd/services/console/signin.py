@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -38,6 +38,11 @@ FIDO_KIND = "fido"
 @functools.cache
 def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(24))
+
+
+def prepare() -> None:
+    """Compute the dummy hash at start-up, so the first unknown user is not answered faster."""
+    _dummy_hash()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,31 @@ def record_failure(rt: Runtime, user_key: str, source_ip: str, now: float, *, sh
         raise too_many(delay)
 
 
+def _reserve_attempt(rt: Runtime, user_key: str, source_ip: str, now: float) -> float:
+    """Count a password attempt before checking it (refused unchecked while locked); the lock it started."""
+    rules = throttle.policy()
+    with rt.db.side_write() as conn:
+        wait, delay = throttle.reserve(
+            conn, {user_key: rules.user_free, throttle.source_key(source_ip): rules.source_free}, now, rules
+        )
+    if wait > 0:
+        raise too_many(wait)
+    return delay
+
+
+def _refuse(delay: float) -> NoReturn:
+    if delay > 0:
+        raise too_many(delay)
+    raise ConsoleError(INCORRECT, status=401)
+
+
+def _attempt_succeeded(rt: Runtime, user_key: str, source_ip: str) -> None:
+    rules = throttle.policy()
+    with rt.db.side_write() as conn:
+        throttle.record_success(conn, user_key)
+        throttle.release(conn, throttle.source_key(source_ip), rules.source_free, rules)
+
+
 def owner_devices(conn: Connection, account_id: str, user_id: str | None, is_root: bool) -> list[Row[Any]]:
     """The enabled MFA devices (TOTP and FIDO) of a user or of the account's root."""
     d = t.mfa_devices
@@ -125,7 +155,7 @@ def sign_in_user(rt: Runtime, account_ref: str, user_name: str, password: str, s
     with rt.db.read() as conn:
         account_id = resolve_account(conn, account_ref)
     user_key = throttle.user_key(account_id or account_ref.lower(), user_name)
-    check_throttle(rt, [user_key, throttle.source_key(source_ip)], now)
+    delay = _reserve_attempt(rt, user_key, source_ip, now)
     row = None
     if account_id is not None:
         u, lp = t.users, t.login_profiles
@@ -137,10 +167,9 @@ def sign_in_user(rt: Runtime, account_ref: str, user_name: str, password: str, s
             ).first()
     ok = verify_password(row.password_hash if row is not None else _dummy_hash(), password)
     if row is None or not ok or account_id is None:
-        record_failure(rt, user_key, source_ip, now)
-        raise ConsoleError(INCORRECT, status=401)
-    with rt.db.side_write() as conn:
-        throttle.record_success(conn, user_key)
+        _refuse(delay)
+    _attempt_succeeded(rt, user_key, source_ip)
+    with rt.db.read() as conn:
         expired, hard = password_expired(conn, account_id, float(row.password_changed_at), now)
     if expired and hard:
         raise ConsoleError(PASSWORD_EXPIRED, status=401)
@@ -169,7 +198,7 @@ def sign_in_root(rt: Runtime, email: str, password: str, source_ip: str) -> Star
     if not email or not password or len(password) > 512 or len(email) > 256:
         raise ConsoleError(INCORRECT, status=401)
     key = throttle.root_key(email)
-    check_throttle(rt, [key, throttle.source_key(source_ip)], now)
+    delay = _reserve_attempt(rt, key, source_ip, now)
     a = t.accounts
     with rt.db.read() as conn:
         row = conn.execute(
@@ -179,10 +208,8 @@ def sign_in_root(rt: Runtime, email: str, password: str, source_ip: str) -> Star
         ).first()
     ok = verify_password(row.root_password_hash if row is not None else _dummy_hash(), password)
     if row is None or not ok:
-        record_failure(rt, key, source_ip, now)
-        raise ConsoleError(INCORRECT, status=401)
-    with rt.db.side_write() as conn:
-        throttle.record_success(conn, key)
+        _refuse(delay)
+    _attempt_succeeded(rt, key, source_ip)
     return _begin(rt, account_id=str(row.id), user_id=None, is_root=True, reset_required=False, source_ip=source_ip)
 
 
@@ -313,6 +340,12 @@ def start_for_passkey(
     with rt.db.side_write() as conn:
         if not has_console_access(conn, account_id, user_id, is_root):
             raise ConsoleError(INCORRECT, status=401)
+        if user_id is not None:
+            changed = conn.execute(
+                sa.select(t.login_profiles.c.password_changed_at).where(t.login_profiles.c.user_id == user_id)
+            ).scalar_one()
+            if password_expired(conn, account_id, float(changed), now)[1]:
+                raise ConsoleError(PASSWORD_EXPIRED, status=401)  # HardExpiry: only an administrator resets
         _, session = sessions.start(
             conn,
             account_id=account_id,

@@ -276,7 +276,13 @@ def update_login_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     if values:
         lp = t.login_profiles
         ctx.conn.execute(lp.update().where(lp.c.user_id == user.id).values(**values))
+    if password is not None:
+        _end_console_sessions(ctx, user.id)  # an administrator's new password signs the user out
     return None
+
+
+def _end_console_sessions(ctx: RequestContext, user_id: str) -> None:
+    ctx.conn.execute(t.console_sessions.delete().where(t.console_sessions.c.user_id == user_id))
 
 
 @operation("iam", "DeleteLoginProfile")
@@ -285,6 +291,7 @@ def delete_login_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     _get_profile(ctx, user)
     lp = t.login_profiles
     ctx.conn.execute(lp.delete().where(lp.c.user_id == user.id))
+    _end_console_sessions(ctx, user.id)  # no console access any more: no console session either
     return None
 
 

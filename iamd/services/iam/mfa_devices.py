@@ -73,10 +73,22 @@ class Owner:
         user_id: str = self.user.id
         return d.c.user_id == user_id
 
+    def lock(self, conn: Connection) -> None:
+        """Serialize changes to this owner's devices (the eight-device quota) across transactions."""
+        lock_owner(conn, self.account_id, None if self.user is None else str(self.user.id))
+
     def owns(self, row: Row[Any]) -> bool:
         if row.account_id != self.account_id or row.enabled_at is None:
             return False
         return bool(row.is_root) if self.user is None else row.user_id == self.user.id
+
+
+def lock_owner(conn: Connection, account_id: str, user_id: str | None) -> None:
+    """Lock the user's row (the account's for the root) for the rest of the transaction."""
+    if user_id is None:
+        conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == account_id).with_for_update())
+    else:
+        conn.execute(sa.select(t.users.c.id).where(t.users.c.id == user_id).with_for_update())
 
 
 def _owner(ctx: RequestContext, name: str | None) -> Owner:
@@ -238,6 +250,7 @@ def enable_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
         if row.user_id is not None or row.is_root or row.enabled_at is not None:
             raise EntityAlreadyExists("MFA Device is already in use.")
         _check_partition(ctx, row)
+        owner.lock(conn)
         in_use = int(conn.execute(sa.select(sa.func.count()).select_from(d).where(owner.devices())).scalar() or 0)
         if in_use >= quota("mfa_devices_per_user"):
             raise LimitExceeded(f"Cannot exceed quota for MFADevicesPerUser: {quota('mfa_devices_per_user')}")

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -22,6 +22,7 @@ import jinja2
 
 from iamd.core.errors import AwsError
 from iamd.core.http import HttpRequest
+from iamd.core.quotas import quota
 from iamd.services.console import actions, fido_devices, sessions, signin, throttle
 from iamd.services.console.errors import STEP_EXPIRED, ConsoleError
 from iamd.services.console.identity import Identity, identity_of
@@ -30,6 +31,8 @@ from iamd.services.dispatch import request_context
 from iamd.services.runtime import Runtime
 from iamd.web.console.http import Reply, cookie, cookies, expired_cookie, form, json_body, json_reply, redirect
 from iamd.web.protocol.form import parse_form
+from iamd.web.protocol.model import ServiceSpec, load_service
+from iamd.web.protocol.query_parser import parse_input
 
 log = logging.getLogger("iamd.console")
 
@@ -157,7 +160,13 @@ class Page:
         return reply
 
     def caller(self, identity: Identity) -> actions.Caller:
-        return actions.Caller(self.rt, identity, request_context(self.request, self.rt.settings.region), self.source_ip)
+        return actions.Caller(
+            self.rt,
+            identity,
+            request_context(self.request, self.rt.settings.region),
+            self.source_ip,
+            self.console.parse_input,
+        )
 
     def rp(self) -> Any:
         return fido_devices.relying_party(self.rt.settings, self.host, "https" if self.secure else "http")
@@ -197,6 +206,14 @@ def _next_step(session: ConsoleSession | None) -> str:
 class ConsoleHandler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.specs: dict[str, ServiceSpec] = {name: load_service(name) for name in ("iam", "sts")}
+        signin.prepare()
+        settings = rt.settings
+        if settings.webauthn_rp_id is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning(
+                "IAMD_WEBAUTHN_RP_ID is not set: WebAuthn trusts the Host header of each request for its relying "
+                "party id and origin; set IAMD_WEBAUTHN_RP_ID and IAMD_WEBAUTHN_ORIGINS for a public console"
+            )
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("iamd.web.console", "templates"),
             autoescape=True,
@@ -226,6 +243,10 @@ class ConsoleHandler:
             ("POST", "/signout"): self.signout,
         }
 
+    def parse_input(self, service: str, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """The API's input validation (botocore's model) for what a console form asks for."""
+        return parse_input(self.specs[service], action, params)
+
     # -- entry -----------------------------------------------------------------------------------------
 
     def handle(self, request: HttpRequest) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -241,6 +262,7 @@ class ConsoleHandler:
             ).encode()
         page = Page(self, request)
         try:
+            self.rt.watcher.refresh_if_due()
             return route(page).encode()
         except ConsoleError as err:
             return self._error(page, err.message, err.status, err.retry_after).encode()
@@ -492,7 +514,7 @@ class ConsoleHandler:
             devices=devices,
             identity=identity,
             is_root=session.is_root,
-            device_limit=8,
+            device_limit=quota("mfa_devices_per_user"),
         )
 
     @signed_in()

@@ -96,3 +96,11 @@ def test_cache_still_checks_expiry_and_key() -> None:
         cache.resolve(r, token, "ASIAAAAAAAAAAAAAAAAA", FixedClock(2500))
     with pytest.raises(InvalidClientTokenId):
         cache.resolve(r, token, "ASIACCCCCCCCCCCCCCCC", FixedClock(1500))
+
+
+def test_console_claims_are_never_sealed_and_never_read_back() -> None:
+    r = ring()
+    with pytest.raises(ValueError):
+        r.seal(claims(principal_kind="user", console=True))
+    assert SessionClaims.from_json({**claims().to_json(), "console": True}).console is False
+    assert "console" not in claims().to_json()
