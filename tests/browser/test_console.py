@@ -603,3 +603,33 @@ def test_device_name_patterns_work_in_the_browser(console: Console, page: Any) -
     for field in ("#virtual-name", "#fido-name"):
         page.fill(field, "not a valid name!")
         assert page.locator(field).evaluate("el => el.validity.patternMismatch"), field
+
+
+def test_keyboard_only_sign_in_with_labelled_fields(console: Console, context: Any, page: Any) -> None:
+    """Every field has a label; Tab and Enter alone take a user from the sign-in page to home."""
+    device_user = "kim"
+    console.create_user(device_user)
+    device = enable_virtual_mfa(console, device_user, "kim-phone")
+
+    page.goto(console.url())
+    for label in ("Account ID or alias", "IAM user name", "Password"):
+        expect(page.get_by_label(label, exact=True)).to_be_visible()
+    page.get_by_label("Account ID or alias", exact=True).focus()
+    page.keyboard.type(ACCOUNT_ID)
+    page.keyboard.press("Tab")
+    page.keyboard.type(device_user)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    wait_for_path(page, "/mfa")
+
+    code_field = page.get_by_label("MFA code", exact=True)
+    expect(code_field).to_be_focused()  # autofocus: the code can be typed straight away
+    page.keyboard.type(code(device.seed, device.enabled_step + 1))
+    page.keyboard.press("Enter")
+    wait_for_path(page, "/home")
+    expect(page.locator("#mfa-state")).to_have_text("used at sign-in")
+
+    page.goto(console.url("/security"))
+    for label in ("Current password", "New password", "Confirm new password", "Device name"):
+        expect(page.get_by_label(label, exact=True).first).to_be_visible()
