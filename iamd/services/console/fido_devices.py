@@ -282,8 +282,6 @@ def finish_authentication(
         raise ConsoleError(FIDO_FAILED, status=401)
     if owner is not None and (row.account_id, row.user_id, bool(row.is_root)) != owner:
         raise ConsoleError(FIDO_FAILED, status=401)
-    if owner is None and not _console_access(rt, row.account_id, row.user_id, bool(row.is_root)):
-        raise ConsoleError(INCORRECT, status=401)
     if owner is None and (
         assertion.user_handle is None or not hmac.compare_digest(assertion.user_handle, bytes(row.user_handle))
     ):
@@ -301,6 +299,11 @@ def finish_authentication(
         if exc.reason == "counter":
             log.warning("FIDO sign counter went backwards for %s: possible cloned authenticator", row.serial)
         raise ConsoleError(FIDO_FAILED, status=401) from exc
+    if owner is None and not _console_access(rt, row.account_id, row.user_id, bool(row.is_root)):
+        # checked only after the signature, so a credential id alone tells nothing about the user
+        with rt.db.side_write() as conn:
+            mfa.record_event(conn, row.serial, "fido-refused", now, actor, "no console access")
+        raise ConsoleError(INCORRECT, status=401)
     with rt.db.side_write() as conn:
         updated = conn.execute(
             w.update()
