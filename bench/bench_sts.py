@@ -53,24 +53,41 @@ def main() -> None:
         proc, port = start(data_dir)
         url = f"http://127.0.0.1:{port}"
         try:
-            iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
-                               aws_access_key_id=ROOT_KEY, aws_secret_access_key=ROOT_SECRET)
-            trust = {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": ACCOUNT_ID}, "Action": "sts:AssumeRole"}]}
+            iam = boto3.client(
+                "iam",
+                endpoint_url=url,
+                region_name="us-east-1",
+                aws_access_key_id=ROOT_KEY,
+                aws_secret_access_key=ROOT_SECRET,
+            )
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT_ID}, "Action": "sts:AssumeRole"}],
+            }
             iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(trust))
             iam.attach_role_policy(RoleName="bench", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
             role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/bench"
-            sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1",
-                               aws_access_key_id=ROOT_KEY, aws_secret_access_key=ROOT_SECRET)
+            sts = boto3.client(
+                "sts",
+                endpoint_url=url,
+                region_name="us-east-1",
+                aws_access_key_id=ROOT_KEY,
+                aws_secret_access_key=ROOT_SECRET,
+            )
             creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="bench")["Credentials"]
             assume = presign(
-                url, f"Action=AssumeRole&Version=2011-06-15&RoleArn={role_arn}&RoleSessionName=bench-load",
-                ROOT_KEY, ROOT_SECRET,
+                url,
+                f"Action=AssumeRole&Version=2011-06-15&RoleArn={role_arn}&RoleSessionName=bench-load",
+                ROOT_KEY,
+                ROOT_SECRET,
             )
             ident_long = presign(url, "Action=GetCallerIdentity&Version=2011-06-15", ROOT_KEY, ROOT_SECRET)
             ident_temp = presign(
-                url, "Action=GetCallerIdentity&Version=2011-06-15",
-                creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"],
+                url,
+                "Action=GetCallerIdentity&Version=2011-06-15",
+                creds["AccessKeyId"],
+                creds["SecretAccessKey"],
+                creds["SessionToken"],
             )
             load(port, ident_long, 1.0, args.connections)  # warm-up
             results["AssumeRole req/s"] = load(port, assume, args.seconds, args.connections)

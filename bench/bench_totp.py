@@ -59,7 +59,7 @@ def bench_verify(label: str, db: Database, seconds: float) -> None:
     def one(_: int) -> None:
         clock.advance(30)
         now = clock.time()
-        with mfa.side_transaction(db.engine) as conn:
+        with db.side_write() as conn:
             result = mfa.verify(conn, token, [totp.totp(SEED, now)], now, window=1, actor=actor, purpose="sts", pol=pol)
         assert result.accepted
 

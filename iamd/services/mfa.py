@@ -4,7 +4,7 @@ Everything that must survive a refused request (wrong-code counters, locks, the 
 everything that must be seen by every node at once (the used (serial, time step) pairs) is
 written through the connection given to :func:`verify`.  Callers use either
 
-* :func:`side_transaction` -- a short write transaction of its own that does NOT bump the cache
+* ``runtime.db.side_write()`` -- a short write transaction of its own that does NOT bump the cache
   generation (STS: its requests run in read transactions and must stay cheap), or
 * ``runtime.db.write()`` -- for EnableMFADevice / ResyncMFADevice, which change the device too.
 
@@ -18,21 +18,20 @@ are serialized and counted; SQLite serializes writers anyway.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Row
 
 from iamd.core import totp
 from iamd.core.crypto import SecretBox
-from iamd.core.errors import AccessDenied, ServiceUnavailable
+from iamd.core.errors import AccessDenied
 from iamd.core.principal import PrincipalKind
 from iamd.services.context import RequestContext
 from iamd.store import tables as t
@@ -266,17 +265,6 @@ def verify(
     return Result(outcome)
 
 
-@contextlib.contextmanager
-def side_transaction(engine: Engine) -> Iterator[Connection]:
-    """A write transaction of its own that does not bump the cache generation."""
-    try:
-        with engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
-            yield conn
-    except sa.exc.DBAPIError as exc:
-        log.error("MFA bookkeeping failed: %s", type(exc.orig).__name__ if exc.orig is not None else exc)
-        raise ServiceUnavailable("The service is unavailable: its database did not answer. Please retry.") from exc
-
-
 # --- STS ----------------------------------------------------------------------------------------------
 
 
@@ -306,11 +294,11 @@ def authenticate(ctx: RequestContext, serial: str | None, code: str | None) -> f
     row = ctx.conn.execute(sa.select(d).where(d.c.serial == serial)).first()
     actor = Actor(ctx.caller.account_id, ctx.caller.arn, ctx.source_ip)
     if row is None or row.kind == "fido" or not _owned_by_caller(ctx, row):  # FIDO is console-only in AWS
-        with side_transaction(ctx.runtime.db.engine) as conn:
+        with ctx.runtime.db.side_write() as conn:
             record_event(conn, serial, "unknown-device", now, actor, "sts")
         raise AccessDenied(UNABLE_TO_VALIDATE)
     token = token_of(ctx.box, row)
-    with side_transaction(ctx.runtime.db.engine) as conn:
+    with ctx.runtime.db.side_write() as conn:
         result = verify(conn, token, [code], now, window=policy().window, actor=actor, purpose="sts")
         if result.accepted and result.drift is not None and result.drift != token.drift:
             conn.execute(d.update().where(d.c.serial == serial).values(drift=result.drift))

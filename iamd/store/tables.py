@@ -357,8 +357,7 @@ console_sessions = sa.Table(
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
-    sa.Column("is_root", sa.Boolean, nullable=False),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),  # NULL: the root
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("created_at", TIME, nullable=False),

@@ -20,7 +20,6 @@ def _start(rt: Runtime, state: str = sessions.ACTIVE, lifetime: float = 3600.0) 
             conn,
             account_id=ACCOUNT,
             user_id=None,
-            is_root=True,
             state=state,
             now=now,
             expires_at=now + lifetime,

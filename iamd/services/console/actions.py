@@ -50,8 +50,9 @@ class Caller:
     parse: InputParser
 
     def call(self, service: str, action: str, params: dict[str, str], *, as_signed_in: bool = False) -> dict[str, Any]:
-        """Validate ``params`` exactly as the API would, then run the operation as the console's caller."""
-        self.rt.watcher.refresh_if_due()
+        """Validate ``params`` exactly as the API would, then run the operation as the console's caller.
+
+        The web layer refreshes the node's caches at the start of every console request, as the API does."""
         principal: Principal = self.identity.signed_in if as_signed_in else self.identity.principal
         inputs = self.parse(service, action, params)
         if self.identity.user_name is None and action in _OWNER_ACTIONS:
@@ -172,7 +173,6 @@ def authorize_fido_registration(caller: Caller) -> None:
     identity = caller.identity
     if identity.user_name is None:
         return  # the root is not limited by policies
-    caller.rt.watcher.refresh_if_due()
     with caller.rt.db.read() as conn:
         caller.rt.authorizer.authorize(
             conn, "iam", "EnableMFADevice", identity.signed_in, {"UserName": identity.user_name}, caller.request_keys

@@ -11,6 +11,13 @@ class ConsoleError(Exception):
         self.retry_after = retry_after
 
 
+class ChallengeGone(ConsoleError):
+    """No pending WebAuthn challenge (never asked for, already answered, or expired): nobody's wrong guess."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=400)
+
+
 INCORRECT = "Your authentication information is incorrect. Please try again."
 """The one answer for an unknown account, an unknown user, a wrong password: nothing tells them apart."""
 

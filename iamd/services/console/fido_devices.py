@@ -26,7 +26,7 @@ from iamd.core import ids
 from iamd.core.config import Settings
 from iamd.core.quotas import quota
 from iamd.services import mfa
-from iamd.services.console.errors import FIDO_FAILED, INCORRECT, STEP_EXPIRED, ConsoleError
+from iamd.services.console.errors import FIDO_FAILED, INCORRECT, STEP_EXPIRED, ChallengeGone, ConsoleError
 from iamd.services.console.signin import FIDO_KIND, has_console_access, owner_devices
 from iamd.services.iam.mfa_devices import lock_owner
 from iamd.services.runtime import Runtime
@@ -97,20 +97,21 @@ def _take_challenge(rt: Runtime, binding: str, purpose: str) -> bytes:
     c = t.webauthn_challenges
     with rt.db.side_write() as conn:
         row = conn.execute(
-            sa.select(c.c.challenge, c.c.expires_at)
-            .where(c.c.binding == binding, c.c.purpose == purpose)
-            .with_for_update()
+            c.delete().where(c.c.binding == binding, c.c.purpose == purpose).returning(c.c.challenge, c.c.expires_at)
         ).first()
-        if row is None:
-            raise ConsoleError(STEP_EXPIRED, status=400)
-        deleted = conn.execute(c.delete().where(c.c.binding == binding, c.c.purpose == purpose)).rowcount
-    if deleted != 1 or float(row.expires_at) <= now:
-        raise ConsoleError("The security key request expired. Try again.", status=400)
+    if row is None:
+        raise ChallengeGone(STEP_EXPIRED)
+    if float(row.expires_at) <= now:
+        raise ChallengeGone("The security key request expired. Try again.")
     return bytes(row.challenge)
 
 
-def _credential_ids(conn: Connection, account_id: str, user_id: str | None, is_root: bool) -> list[bytes]:
-    serials = [d.serial for d in owner_devices(conn, account_id, user_id, is_root) if d.kind == FIDO_KIND]
+Owner = tuple[str, str | None]
+"""(account id, user id), the user id None for the account's root."""
+
+
+def _credential_ids(conn: Connection, account_id: str, user_id: str | None) -> list[bytes]:
+    serials = [d.serial for d in owner_devices(conn, account_id, user_id) if d.kind == FIDO_KIND]
     if not serials:
         return []
     w = t.webauthn_credentials
@@ -121,12 +122,12 @@ def _credential_ids(conn: Connection, account_id: str, user_id: str | None, is_r
 
 
 def begin_registration(
-    rt: Runtime, binding: str, rp: fido.RelyingParty, *, account_id: str, user_id: str | None, is_root: bool, name: str
+    rt: Runtime, binding: str, rp: fido.RelyingParty, *, account_id: str, user_id: str | None, name: str
 ) -> str:
     require_offered(rt.settings)
     now = rt.clock.time()
     with rt.db.side_write() as conn:
-        exclude = _credential_ids(conn, account_id, user_id, is_root)
+        exclude = _credential_ids(conn, account_id, user_id)
         challenge = fido.registration_options(
             rp,
             user_handle=user_handle(rt, account_id, user_id),
@@ -174,11 +175,10 @@ def finish_registration(
         raise ConsoleError(f"The security key or passkey could not be registered ({exc.reason}).") from exc
     now = rt.clock.time()
     serial = serial_for(rt.settings.partition, account_id, owner_name, device_name)
-    is_root = user_id is None
     d, w = t.mfa_devices, t.webauthn_credentials
     with rt.db.write() as conn:
         lock_owner(conn, account_id, user_id)
-        if len(owner_devices(conn, account_id, user_id, is_root)) >= quota("mfa_devices_per_user"):
+        if len(owner_devices(conn, account_id, user_id)) >= quota("mfa_devices_per_user"):
             raise ConsoleError(f"You can have at most {quota('mfa_devices_per_user')} MFA devices.", status=409)
         if conn.execute(sa.select(w.c.serial).where(w.c.credential_id == registered.credential_id)).first():
             raise ConsoleError("This security key or passkey is already registered.", status=409)
@@ -187,7 +187,7 @@ def finish_registration(
                 id=ids.unique_id("MFAF"),
                 account_id=account_id,
                 user_id=user_id,
-                is_root=is_root,
+                is_root=user_id is None,
                 name=device_name,
                 name_key=serial.rsplit("/", 1)[1].lower(),
                 path="/",
@@ -227,7 +227,7 @@ def finish_registration(
 class FidoSignIn:
     account_id: str
     user_id: str | None
-    is_root: bool
+    """None for the account's root."""
     serial: str
     user_verified: bool
 
@@ -237,9 +237,7 @@ def passkey_first(rp: fido.RelyingParty) -> fido.RelyingParty:
     return replace(rp, user_verification="required")
 
 
-def begin_authentication(
-    rt: Runtime, binding: str, rp: fido.RelyingParty, *, owner: tuple[str, str | None, bool] | None
-) -> str:
+def begin_authentication(rt: Runtime, binding: str, rp: fido.RelyingParty, *, owner: Owner | None) -> str:
     """Options for a second factor (``owner``'s credentials) or, with no owner, a passkey-first sign-in."""
     require_offered(rt.settings)
     if owner is None:
@@ -260,7 +258,7 @@ def finish_authentication(
     rp: fido.RelyingParty,
     credential: str | Mapping[str, Any],
     *,
-    owner: tuple[str, str | None, bool] | None,
+    owner: Owner | None,
     source_ip: str,
 ) -> FidoSignIn:
     require_offered(rt.settings)
@@ -274,13 +272,13 @@ def finish_authentication(
     d, w = t.mfa_devices, t.webauthn_credentials
     with rt.db.read() as conn:
         row = conn.execute(
-            sa.select(w, d.c.account_id, d.c.user_id, d.c.is_root, d.c.enabled_at)
+            sa.select(w, d.c.account_id, d.c.user_id, d.c.enabled_at)
             .select_from(w.join(d, d.c.serial == w.c.serial))
             .where(w.c.credential_id == assertion.credential_id)
         ).first()
     if row is None or row.enabled_at is None:
         raise ConsoleError(FIDO_FAILED, status=401)
-    if owner is not None and (row.account_id, row.user_id, bool(row.is_root)) != owner:
+    if owner is not None and (row.account_id, row.user_id) != owner:
         raise ConsoleError(FIDO_FAILED, status=401)
     if owner is None and (
         assertion.user_handle is None or not hmac.compare_digest(assertion.user_handle, bytes(row.user_handle))
@@ -299,7 +297,7 @@ def finish_authentication(
         if exc.reason == "counter":
             log.warning("FIDO sign counter went backwards for %s: possible cloned authenticator", row.serial)
         raise ConsoleError(FIDO_FAILED, status=401) from exc
-    if owner is None and not _console_access(rt, row.account_id, row.user_id, bool(row.is_root)):
+    if owner is None and not _console_access(rt, row.account_id, row.user_id):
         # checked only after the signature, so a credential id alone tells nothing about the user
         with rt.db.side_write() as conn:
             mfa.record_event(conn, row.serial, "fido-refused", now, actor, "no console access")
@@ -313,9 +311,9 @@ def finish_authentication(
         mfa.record_event(conn, row.serial, "console-accepted" if updated == 1 else "fido-race", now, actor)
     if updated != 1:
         raise ConsoleError(FIDO_FAILED, status=401)  # another sign-in with the same counter won the race
-    return FidoSignIn(row.account_id, row.user_id, bool(row.is_root), row.serial, verified.user_verified)
+    return FidoSignIn(row.account_id, row.user_id, row.serial, verified.user_verified)
 
 
-def _console_access(rt: Runtime, account_id: str, user_id: str | None, is_root: bool) -> bool:
+def _console_access(rt: Runtime, account_id: str, user_id: str | None) -> bool:
     with rt.db.read() as conn:
-        return has_console_access(conn, account_id, user_id, is_root)
+        return has_console_access(conn, account_id, user_id)

@@ -36,7 +36,7 @@ class ConsoleSession:
     id: str
     account_id: str
     user_id: str | None
-    is_root: bool
+    """The IAM user; None for the account's root."""
     state: str
     csrf: str
     created_at: float
@@ -52,7 +52,6 @@ class ConsoleSession:
             id=row.id,
             account_id=row.account_id,
             user_id=row.user_id,
-            is_root=bool(row.is_root),
             state=row.state,
             csrf=row.csrf,
             created_at=float(row.created_at),
@@ -63,12 +62,20 @@ class ConsoleSession:
             source_ip=row.source_ip,
         )
 
+    @property
+    def is_root(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def owner(self) -> tuple[str, str | None]:
+        """(account id, user id or None for the root): whose devices this session signs in with."""
+        return self.account_id, self.user_id
+
     def values(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "account_id": self.account_id,
             "user_id": self.user_id,
-            "is_root": self.is_root,
             "state": self.state,
             "csrf": self.csrf,
             "created_at": self.created_at,
@@ -89,7 +96,6 @@ def start(
     *,
     account_id: str,
     user_id: str | None,
-    is_root: bool,
     state: str,
     now: float,
     expires_at: float,
@@ -101,7 +107,6 @@ def start(
         id=token_hash(token),
         account_id=account_id,
         user_id=user_id,
-        is_root=is_root,
         state=state,
         csrf=secrets.token_urlsafe(32),
         created_at=now,

@@ -28,6 +28,7 @@ from iamd.services.console.errors import (
 )
 from iamd.services.console.sessions import ACTIVE, CHANGE_DUE, MFA_DUE, ConsoleSession
 from iamd.services.iam.login_profiles import DEFAULT_MINIMUM_LENGTH, hash_password, load_policy, verify_password
+from iamd.services.iam.mfa_devices import owned_by
 from iamd.services.runtime import Runtime
 from iamd.store import tables as t
 
@@ -113,37 +114,42 @@ def _attempt_succeeded(rt: Runtime, user_key: str, source_ip: str) -> None:
         throttle.release(conn, throttle.source_key(source_ip), rules.source_free, rules)
 
 
-def owner_devices(conn: Connection, account_id: str, user_id: str | None, is_root: bool) -> list[Row[Any]]:
-    """The enabled MFA devices (TOTP and FIDO) of a user or of the account's root."""
+def owner_devices(conn: Connection, account_id: str, user_id: str | None) -> list[Row[Any]]:
+    """The enabled MFA devices (TOTP and FIDO) of a user, or of the account's root (``user_id`` None)."""
     d = t.mfa_devices
-    owner = (
-        sa.and_(d.c.account_id == account_id, d.c.is_root.is_(True))
-        if is_root
-        else sa.and_(d.c.user_id == user_id, d.c.account_id == account_id)
+    query = sa.select(d).where(owned_by(account_id, user_id), d.c.enabled_at.is_not(None)).order_by(d.c.created_at)
+    return list(conn.execute(query).all())
+
+
+def _expiry(rt: Runtime, state: str, now: float) -> float:
+    """A signed-in session lasts the console's session time; a half-finished sign-in, one step's."""
+    return now + (rt.settings.console_session_seconds if state == ACTIVE else sessions.STEP_SECONDS)
+
+
+def _open(
+    conn: Connection, rt: Runtime, account_id: str, user_id: str | None, state: str, now: float, source_ip: str
+) -> tuple[str, ConsoleSession]:
+    """A new session after the first factor (password or passkey), and the user's PasswordLastUsed."""
+    opened = sessions.start(
+        conn,
+        account_id=account_id,
+        user_id=user_id,
+        state=state,
+        now=now,
+        expires_at=_expiry(rt, state, now),
+        source_ip=source_ip,
     )
-    return list(conn.execute(sa.select(d).where(owner, d.c.enabled_at.is_not(None)).order_by(d.c.created_at)).all())
+    if user_id is not None:
+        conn.execute(t.users.update().where(t.users.c.id == user_id).values(password_last_used=now))
+    return opened
 
 
-def _begin(
-    rt: Runtime, *, account_id: str, user_id: str | None, is_root: bool, reset_required: bool, source_ip: str
-) -> Started:
+def _begin(rt: Runtime, *, account_id: str, user_id: str | None, reset_required: bool, source_ip: str) -> Started:
     now = rt.clock.time()
     with rt.db.side_write() as conn:
-        has_mfa = bool(owner_devices(conn, account_id, user_id, is_root))
+        has_mfa = bool(owner_devices(conn, account_id, user_id))
         state = MFA_DUE if has_mfa else CHANGE_DUE if reset_required else ACTIVE
-        expires = now + (rt.settings.console_session_seconds if state == ACTIVE else sessions.STEP_SECONDS)
-        token, session = sessions.start(
-            conn,
-            account_id=account_id,
-            user_id=user_id,
-            is_root=is_root,
-            state=state,
-            now=now,
-            expires_at=expires,
-            source_ip=source_ip,
-        )
-        if user_id is not None:
-            conn.execute(t.users.update().where(t.users.c.id == user_id).values(password_last_used=now))
+        token, session = _open(conn, rt, account_id, user_id, state, now, source_ip)
     return Started(token, session)
 
 
@@ -177,7 +183,6 @@ def sign_in_user(rt: Runtime, account_ref: str, user_name: str, password: str, s
         rt,
         account_id=account_id,
         user_id=str(row.id),
-        is_root=False,
         reset_required=bool(row.reset_required) or expired,
         source_ip=source_ip,
     )
@@ -210,38 +215,36 @@ def sign_in_root(rt: Runtime, email: str, password: str, source_ip: str) -> Star
     if row is None or not ok:
         _refuse(delay)
     _attempt_succeeded(rt, key, source_ip)
-    return _begin(rt, account_id=str(row.id), user_id=None, is_root=True, reset_required=False, source_ip=source_ip)
+    return _begin(rt, account_id=str(row.id), user_id=None, reset_required=False, source_ip=source_ip)
 
 
 def mfa_key(session: ConsoleSession) -> str:
     return f"mfa:{session.account_id}:{session.user_id or 'root'}"
 
 
-def _reset_required(conn: Connection, session: ConsoleSession, now: float) -> bool:
-    if session.user_id is None:
-        return False
+def _password_due(conn: Connection, account_id: str, user_id: str | None, now: float) -> tuple[bool, bool]:
+    """(a new password is due, the password has hard-expired) for a user's login profile."""
+    if user_id is None:
+        return False, False
     lp = t.login_profiles
-    row = conn.execute(
-        sa.select(lp.c.reset_required, lp.c.password_changed_at).where(lp.c.user_id == session.user_id)
-    ).first()
+    row = conn.execute(sa.select(lp.c.reset_required, lp.c.password_changed_at).where(lp.c.user_id == user_id)).first()
     if row is None:
-        return False
-    expired, _ = password_expired(conn, session.account_id, float(row.password_changed_at), now)
-    return bool(row.reset_required) or expired
+        return False, False
+    expired, hard = password_expired(conn, account_id, float(row.password_changed_at), now)
+    return bool(row.reset_required) or expired, hard
 
 
 def second_factor_passed(rt: Runtime, session: ConsoleSession, serial: str, *, multi_factor: bool) -> Started:
     """Re-issue a session whose second factor (or passkey) was accepted."""
     now = rt.clock.time()
     with rt.db.side_write() as conn:
-        state = CHANGE_DUE if _reset_required(conn, session, now) else ACTIVE
-        expires = now + (rt.settings.console_session_seconds if state == ACTIVE else sessions.STEP_SECONDS)
+        state = CHANGE_DUE if _password_due(conn, session.account_id, session.user_id, now)[0] else ACTIVE
         try:
             token, fresh = sessions.reissue(
                 conn,
                 session,
                 state=state,
-                expires_at=expires,
+                expires_at=_expiry(rt, state, now),
                 mfa_at=now if multi_factor else None,
                 mfa_serial=serial,
                 created_at=now,
@@ -262,11 +265,7 @@ def verify_totp(rt: Runtime, session: ConsoleSession, serial: str, code: str, so
     accepted = False
     with rt.db.side_write() as conn:
         device = next(
-            (
-                d
-                for d in owner_devices(conn, session.account_id, session.user_id, session.is_root)
-                if d.serial == serial
-            ),
+            (d for d in owner_devices(conn, *session.owner) if d.serial == serial),
             None,
         )
         if device is not None and device.kind in TOTP_KINDS:
@@ -287,9 +286,7 @@ def password_changed(rt: Runtime, session: ConsoleSession) -> Started:
     now = rt.clock.time()
     with rt.db.side_write() as conn:
         try:
-            token, fresh = sessions.reissue(
-                conn, session, state=ACTIVE, expires_at=now + rt.settings.console_session_seconds
-            )
+            token, fresh = sessions.reissue(conn, session, state=ACTIVE, expires_at=_expiry(rt, ACTIVE, now))
         except LookupError as exc:
             raise ConsoleError(STEP_EXPIRED, status=401) from exc
     return Started(token, fresh)
@@ -316,14 +313,14 @@ def set_root_login(rt: Runtime, account_id: str, email: str, password: str) -> N
         )
         conn.execute(
             t.console_sessions.delete().where(
-                t.console_sessions.c.account_id == account_id, t.console_sessions.c.is_root.is_(True)
+                t.console_sessions.c.account_id == account_id, t.console_sessions.c.user_id.is_(None)
             )
         )
 
 
-def has_console_access(conn: Connection, account_id: str, user_id: str | None, is_root: bool) -> bool:
-    """Console access: a login profile for a user, a root password for the root."""
-    if is_root:
+def has_console_access(conn: Connection, account_id: str, user_id: str | None) -> bool:
+    """Console access: a login profile for a user, a root password for the root (``user_id`` None)."""
+    if user_id is None:
         query = sa.select(t.accounts.c.id).where(
             t.accounts.c.id == account_id, t.accounts.c.root_password_hash.is_not(None)
         )
@@ -332,32 +329,15 @@ def has_console_access(conn: Connection, account_id: str, user_id: str | None, i
     return conn.execute(query).first() is not None
 
 
-def start_for_passkey(
-    rt: Runtime, account_id: str, user_id: str | None, is_root: bool, source_ip: str
-) -> ConsoleSession:
+def start_for_passkey(rt: Runtime, account_id: str, user_id: str | None, source_ip: str) -> ConsoleSession:
     """The half-made session a passkey-first sign-in finishes at once (console access still required)."""
     now = rt.clock.time()
     with rt.db.side_write() as conn:
-        if not has_console_access(conn, account_id, user_id, is_root):
+        if not has_console_access(conn, account_id, user_id):
             raise ConsoleError(INCORRECT, status=401)
-        if user_id is not None:
-            changed = conn.execute(
-                sa.select(t.login_profiles.c.password_changed_at).where(t.login_profiles.c.user_id == user_id)
-            ).scalar_one()
-            if password_expired(conn, account_id, float(changed), now)[1]:
-                raise ConsoleError(PASSWORD_EXPIRED, status=401)  # HardExpiry: only an administrator resets
-        _, session = sessions.start(
-            conn,
-            account_id=account_id,
-            user_id=user_id,
-            is_root=is_root,
-            state=MFA_DUE,
-            now=now,
-            expires_at=now + sessions.STEP_SECONDS,
-            source_ip=source_ip,
-        )
-        if user_id is not None:
-            conn.execute(t.users.update().where(t.users.c.id == user_id).values(password_last_used=now))
+        if _password_due(conn, account_id, user_id, now)[1]:
+            raise ConsoleError(PASSWORD_EXPIRED, status=401)  # HardExpiry: only an administrator resets
+        _, session = _open(conn, rt, account_id, user_id, MFA_DUE, now, source_ip)
     return session
 
 

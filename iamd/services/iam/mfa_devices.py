@@ -67,11 +67,7 @@ class Owner:
         return self.account_id if self.user is None else str(self.user.name)
 
     def devices(self) -> sa.ColumnElement[bool]:
-        d = t.mfa_devices
-        if self.user is None:
-            return sa.and_(d.c.account_id == self.account_id, d.c.is_root.is_(True))
-        user_id: str = self.user.id
-        return d.c.user_id == user_id
+        return owned_by(self.account_id, None if self.user is None else str(self.user.id))
 
     def lock(self, conn: Connection) -> None:
         """Serialize changes to this owner's devices (the eight-device quota) across transactions."""
@@ -81,6 +77,14 @@ class Owner:
         if row.account_id != self.account_id or row.enabled_at is None:
             return False
         return bool(row.is_root) if self.user is None else row.user_id == self.user.id
+
+
+def owned_by(account_id: str, user_id: str | None) -> sa.ColumnElement[bool]:
+    """The devices of a user, or of the account's root when ``user_id`` is None."""
+    d = t.mfa_devices
+    if user_id is None:
+        return sa.and_(d.c.account_id == account_id, d.c.is_root.is_(True))
+    return d.c.user_id == user_id
 
 
 def lock_owner(conn: Connection, account_id: str, user_id: str | None) -> None:

@@ -24,7 +24,7 @@ from iamd.core.errors import AwsError
 from iamd.core.http import HttpRequest
 from iamd.core.quotas import quota
 from iamd.services.console import actions, fido_devices, sessions, signin, throttle
-from iamd.services.console.errors import STEP_EXPIRED, ConsoleError
+from iamd.services.console.errors import STEP_EXPIRED, ChallengeGone, ConsoleError
 from iamd.services.console.identity import Identity, identity_of
 from iamd.services.console.sessions import ACTIVE, CHANGE_DUE, MFA_DUE, ConsoleSession
 from iamd.services.dispatch import request_context
@@ -197,6 +197,25 @@ def signed_in(*, as_json: bool = False) -> Callable[[PageMethod], PageMethod]:
     return wrap
 
 
+def _change_password(page: Page, identity: Identity) -> tuple[str, int] | None:
+    """The password form (``_password_form.html``) as ChangePassword; (message, status) when refused."""
+    f = page.form
+    if f.get("new_password", "") != f.get("confirm_password", ""):
+        return "The new passwords do not match.", 400
+    try:
+        actions.change_password(page.caller(identity), f.get("old_password", ""), f.get("new_password", ""))
+    except AwsError as err:
+        return err.message, err.status
+    return None
+
+
+def _retry_after(reply: Reply, seconds: float) -> Reply:
+    """A throttled answer says when to come back (RFC 9110 Retry-After, whole seconds)."""
+    if seconds:
+        reply.extra.append(("retry-after", str(int(seconds))))
+    return reply
+
+
 def _next_step(session: ConsoleSession | None) -> str:
     if session is None:
         return f"{PREFIX}"
@@ -281,9 +300,7 @@ class ConsoleHandler:
                 reply = page.render("error.html", status=status, error=message, back=_next_step(page.session))
             except Exception:  # the store itself is what failed: answer without it
                 return Reply(status, f"{message}\n".encode(), "text/plain; charset=utf-8")
-        if retry_after:
-            reply.extra.append(("retry-after", str(int(retry_after))))
-        return reply
+        return _retry_after(reply, retry_after)
 
     def _static(self, name: str) -> Reply:
         content_type = STATIC.get(name)
@@ -346,10 +363,7 @@ class ConsoleHandler:
                     self.rt, f.get("account", ""), f.get("username", ""), f.get("password", ""), page.source_ip
                 )
         except ConsoleError as err:
-            reply = self.signin_page(page, err.message, err.status, f)
-            if err.retry_after:
-                reply.extra.append(("retry-after", str(int(err.retry_after))))
-            return reply
+            return _retry_after(self.signin_page(page, err.message, err.status, f), err.retry_after)
         previous = page.session
         if previous is not None:  # signing in again ends whatever half or whole session the cookie held
             with self.rt.db.side_write() as conn:
@@ -362,7 +376,7 @@ class ConsoleHandler:
         if session is None or session.state != MFA_DUE:
             return page.go(_next_step(session))
         with self.rt.db.read() as conn:
-            devices = signin.owner_devices(conn, session.account_id, session.user_id, session.is_root)
+            devices = signin.owner_devices(conn, *session.owner)
         totp_devices = [d for d in devices if d.kind in signin.TOTP_KINDS]
         has_fido = any(d.kind == signin.FIDO_KIND for d in devices) and fido_devices.offered(self.rt.settings)
         return page.render("mfa.html", status=status, error=error, totp_devices=totp_devices, has_fido=has_fido)
@@ -375,10 +389,7 @@ class ConsoleHandler:
                 self.rt, session, page.form.get("serial", ""), page.form.get("code", ""), page.source_ip
             )
         except ConsoleError as err:
-            reply = self.mfa_page(page, err.message, err.status)
-            if err.retry_after:
-                reply.extra.append(("retry-after", str(int(err.retry_after))))
-            return reply
+            return _retry_after(self.mfa_page(page, err.message, err.status), err.retry_after)
         page.start_session(started)
         return page.go(_next_step(started.session))
 
@@ -386,7 +397,7 @@ class ConsoleHandler:
         page.check_csrf(page.request.header("x-csrf-token"))
         session = page.session
         if session is not None and session.state == MFA_DUE:
-            owner: tuple[str, str | None, bool] | None = (session.account_id, session.user_id, session.is_root)
+            owner: fido_devices.Owner | None = session.owner
         elif session is None:
             owner = None  # passkey-first sign-in
         else:
@@ -398,7 +409,7 @@ class ConsoleHandler:
         page.check_csrf(page.request.header("x-csrf-token"))
         body = json_body(page.request)
         session = page.session
-        owner = (session.account_id, session.user_id, session.is_root) if session is not None else None
+        owner = session.owner if session is not None else None
         if session is not None and session.state != MFA_DUE:
             return page.json({"redirect": _next_step(session)})
         mfa_key = signin.mfa_key(session) if session is not None else f"passkey:{page.source_ip or '-'}"
@@ -409,14 +420,13 @@ class ConsoleHandler:
             result = fido_devices.finish_authentication(
                 self.rt, page.binding, page.rp(), body.get("credential") or {}, owner=owner, source_ip=page.source_ip
             )
-        except ConsoleError as err:
-            if err.status != 400:  # an expired or missing challenge is nobody's wrong guess
-                signin.record_failure(self.rt, mfa_key, page.source_ip, now, shared=session is None)
+        except ChallengeGone:
+            raise
+        except ConsoleError:
+            signin.record_failure(self.rt, mfa_key, page.source_ip, now, shared=session is None)
             raise
         if session is None:
-            session = signin.start_for_passkey(
-                self.rt, result.account_id, result.user_id, result.is_root, page.source_ip
-            )
+            session = signin.start_for_passkey(self.rt, result.account_id, result.user_id, page.source_ip)
             started = signin.second_factor_passed(self.rt, session, result.serial, multi_factor=result.user_verified)
         else:
             started = signin.second_factor_passed(self.rt, session, result.serial, multi_factor=True)
@@ -433,18 +443,14 @@ class ConsoleHandler:
 
     def password_change_due(self, page: Page) -> Reply:
         session = self._pending(page, CHANGE_DUE)
-        f = page.form
-        page.check_csrf(f.get("csrf"))
-        if f.get("new_password", "") != f.get("confirm_password", ""):
-            return self.password_page(page, "The new passwords do not match.", 400)
+        page.check_csrf(page.form.get("csrf"))
         with self.rt.db.read() as conn:
             identity = identity_of(conn, self.rt, session)
         if identity is None:
             raise ConsoleError(STEP_EXPIRED, status=401)
-        try:
-            actions.change_password(page.caller(identity), f.get("old_password", ""), f.get("new_password", ""))
-        except AwsError as err:
-            return self.password_page(page, err.message, err.status)
+        refused = _change_password(page, identity)
+        if refused is not None:
+            return self.password_page(page, *refused)
         page.start_session(signin.password_changed(self.rt, session))
         return page.go(f"{PREFIX}/home")
 
@@ -520,13 +526,9 @@ class ConsoleHandler:
     @signed_in()
     def security_password(self, page: Page) -> Reply:
         _, identity = page.signed_in_as
-        f = page.form
-        if f.get("new_password", "") != f.get("confirm_password", ""):
-            return self.security(page, "The new passwords do not match.", 400)
-        try:
-            actions.change_password(page.caller(identity), f.get("old_password", ""), f.get("new_password", ""))
-        except AwsError as err:
-            return self.security(page, err.message, err.status)
+        refused = _change_password(page, identity)
+        if refused is not None:
+            return self.security(page, *refused)
         return self.security(page, notice="Your password was changed.")
 
     @signed_in()
@@ -579,7 +581,6 @@ class ConsoleHandler:
             page.rp(),
             account_id=session.account_id,
             user_id=session.user_id,
-            is_root=session.is_root,
             name=caller.owner_name,
         )
         return page.json({"publicKey": options})

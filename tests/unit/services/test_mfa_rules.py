@@ -100,7 +100,7 @@ def test_replay_is_refused_through_another_engine(db: Database, clock: FixedCloc
     try:
         assert check(db, clock, [code(0)]).accepted
         token = mfa.Token("S1", SEED, "SHA1", 6, 30)
-        with mfa.side_transaction(other.engine) as conn:
+        with other.side_write() as conn:
             result = mfa.verify(
                 conn, token, [code(0)], clock.time(), window=1, actor=mfa.Actor(), purpose="x", pol=POLICY
             )

@@ -21,7 +21,6 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("account_id", sa.String(length=12), nullable=False),
         sa.Column("user_id", sa.String(length=32), nullable=True),
-        sa.Column("is_root", sa.Boolean(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("csrf", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.Double(), nullable=False),
