@@ -115,6 +115,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         log_level=getattr(args, "log_level", None),
         tls_cert=getattr(args, "tls_cert", None),
         tls_key=getattr(args, "tls_key", None),
+        forwarded_allow_ips=getattr(args, "forwarded_allow_ips", None),
     )
 
 
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print("iamd: give --data-dir (or IAMD_DATA_DIR) or --database-url", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return serve(settings, args.forwarded_allow_ips)
+        return serve(settings)
     if args.command == "accounts":
         return accounts_command(args, settings)
     if args.command == "mfa":
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     return admin_command(args, settings)
 
 
-def serve(settings: Settings, forwarded_allow_ips: str | None = None) -> int:
+def serve(settings: Settings) -> int:
     import uvicorn
 
     from iamd.services.runtime import ConfigError, Runtime
@@ -155,7 +156,7 @@ def serve(settings: Settings, forwarded_allow_ips: str | None = None) -> int:
         return 2
     _export_settings(settings)
     os.environ["IAMD_STORE_PREPARED"] = "1"
-    proxies = forwarded_allow_ips or os.environ.get("IAMD_FORWARDED_ALLOW_IPS")
+    proxies = settings.forwarded_allow_ips
     uvicorn.run(
         "iamd.web.app:create_app",
         factory=True,

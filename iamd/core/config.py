@@ -53,6 +53,8 @@ class Settings:
     """Directory of PEM root certificates that ``direct`` attestation must chain to."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    forwarded_allow_ips: str | None = None
+    """Reverse proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -114,6 +116,7 @@ def settings_from_env(**overrides: object) -> Settings:
         "webauthn_trust_store": Path(p) if (p := env("IAMD_WEBAUTHN_TRUST_STORE")) else None,
         "tls_cert": Path(p) if (p := env("IAMD_TLS_CERT")) else None,
         "tls_key": Path(p) if (p := env("IAMD_TLS_KEY")) else None,
+        "forwarded_allow_ips": env("IAMD_FORWARDED_ALLOW_IPS"),
     }
     if principals:
         values["service_linked_principals"] = tuple(p.strip() for p in principals.split(",") if p.strip())

@@ -82,12 +82,9 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction; commits (and bumps the generation) when the block succeeds."""
-        try:
-            with self.engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
-                yield conn
-                bump_generation(conn)
-        except sa.exc.DBAPIError as exc:
-            raise _unavailable(exc) from exc
+        with self.side_write() as conn:
+            yield conn
+            bump_generation(conn)
 
     @contextlib.contextmanager
     def side_write(self) -> Iterator[Connection]:

@@ -7,6 +7,7 @@ ceiling; while a key is locked its attempts are refused without being checked at
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -40,7 +41,9 @@ class ThrottlePolicy:
         return float(min(self.max_seconds, self.base_seconds * 2 ** min(failures - free - 1, 20)))
 
 
+@functools.cache
 def policy() -> ThrottlePolicy:
+    """The node's throttle settings, read once from the environment (like ``mfa.policy``)."""
     return ThrottlePolicy(
         user_free=_env_int("IAMD_CONSOLE_USER_FREE_ATTEMPTS", 5),
         source_free=_env_int("IAMD_CONSOLE_SOURCE_FREE_ATTEMPTS", 25),
