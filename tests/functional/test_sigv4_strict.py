@@ -338,6 +338,8 @@ def test_in_order_tags_are_stored(iamd: Server) -> None:
 def test_mfa_lockout_is_logged_and_recorded(iamd: Server) -> None:
     from iamd.core import totp
 
+    log_file = iamd.data_dir / f"server-{urlsplit(iamd.url).port}.log"
+    log_start = log_file.stat().st_size  # the server (and its log) serves the whole session
     iam = iamd.client("iam")
     iam.create_user(UserName="alice")
     key = iam.create_access_key(UserName="alice")["AccessKey"]
@@ -363,7 +365,9 @@ def test_mfa_lockout_is_logged_and_recorded(iamd: Server) -> None:
     assert set(answers) == {("AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code. ")}
 
     alice = f"arn:aws:iam::{iamd.account_id}:user/alice"
-    log = (iamd.data_dir / f"server-{urlsplit(iamd.url).port}.log").read_text()
+    with log_file.open("rb") as f:
+        f.seek(log_start)
+        log = f.read().decode()
     lock_lines = [line for line in log.splitlines() if f"MFA device {serial} locked" in line]
     assert len(lock_lines) == 1
     assert " WARNING iamd.mfa: " in lock_lines[0]
