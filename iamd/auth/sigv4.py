@@ -13,6 +13,18 @@ query names and values are decoded and re-encoded with the strict unreserved rul
 values are trimmed with inner runs of white space (folded lines included) collapsed to one space and
 repeated headers joined with ``,`` in arrival order.
 
+Ambiguous requests are refused (``IncompleteSignature``) rather than read one way: a proxy or a log
+that read them another way would disagree with iamd about who is calling.  That is
+
+* a header the signature depends on given more than once (``Authorization``, ``Host``,
+  ``X-Amz-Date``, ``Date``, ``X-Amz-Security-Token``, ``X-Amz-Content-SHA256``);
+* an ``Authorization`` header whose parameters are not all ``key=value`` (AWS's "missing
+  equal-sign" error, which also catches two headers folded into one) or name one twice;
+* signing parameters in more than one place: an ``Authorization`` header next to any
+  ``X-Amz-*`` signing parameter (or a SigV2 ``Signature``) in the query string or the form body
+  (AWS's "Only one auth mechanism allowed"); a presigned request with a signing parameter in the
+  form body, an ``X-Amz-Date`` header, or its security token both in the query and in a header.
+
 Strings in :class:`~iamd.core.http.HttpRequest` are taken to be the request's bytes decoded as
 latin-1 (what the web layer does), so they are turned back into the very bytes the client signed;
 characters beyond U+00FF, which latin-1 cannot hold, are encoded as UTF-8.
@@ -27,6 +39,7 @@ import hashlib
 import hmac
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -55,6 +68,23 @@ _Q_SIGNATURE = "X-Amz-Signature"
 _Q_TOKEN = "X-Amz-Security-Token"  # noqa: S105 - a parameter name, not a secret
 _Q_AUTH_NAMES = frozenset({_Q_ALGORITHM, _Q_CREDENTIAL, _Q_DATE, _Q_EXPIRES, _Q_SIGNED_HEADERS, _Q_SIGNATURE, _Q_TOKEN})
 _Q_REQUIRED = (_Q_ALGORITHM, _Q_CREDENTIAL, _Q_SIGNATURE, _Q_DATE, _Q_SIGNED_HEADERS)
+_V2_SIGNATURE = "Signature"
+"""The SigV2 signature parameter: a second mechanism next to SigV4 (iamd does not take SigV2)."""
+
+_ONE_MECHANISM = (
+    "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+    "Signature query string parameter or the Authorization header should be specified"
+)
+_SINGLE_HEADERS = {
+    "authorization": "Authorization",
+    "host": "Host",
+    "x-amz-date": "X-Amz-Date",
+    "date": "Date",
+    "x-amz-security-token": "X-Amz-Security-Token",
+    "x-amz-content-sha256": "X-Amz-Content-SHA256",
+}
+"""Headers authentication reads (lower-case name -> display name): each may appear once."""
+_HAS_SPACE_RE = re.compile(r"\s")
 
 _AMZ_DATE_RE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
 _REGION_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -189,6 +219,15 @@ def _query_params(query_string: str) -> list[tuple[str, str]]:
     return params
 
 
+def _has_v2_signature(query_string: str, form_params: Mapping[str, str] | None) -> bool:
+    """Whether the query string or the form parameters carry a SigV2 ``Signature``."""
+    if form_params is not None and _V2_SIGNATURE in form_params:
+        return True
+    if not query_string or ("Signature" not in query_string and "%" not in query_string):
+        return False
+    return any(name == _V2_SIGNATURE for name, _ in _query_params(query_string))
+
+
 def _trimall(value: str) -> str:
     return " ".join(value.split())
 
@@ -254,29 +293,64 @@ class SigV4Verifier:
 
     # -- parse -------------------------------------------------------------------------------------
 
-    def parse(self, request: HttpRequest) -> SignatureInfo | None:
+    def parse(self, request: HttpRequest, form_params: Mapping[str, str] | None = None) -> SignatureInfo | None:
         """The request's SigV4 claims, or None when it carries no SigV4 authentication at all.
 
-        Raises IncompleteSignature for malformed or missing pieces and SignatureDoesNotMatch when
-        the request time is outside the allowed window or disagrees with the credential scope.
+        ``form_params`` are the request's decoded parameters (query string and form body
+        together); given, signing parameters found only there (in the body) are refused too.
+
+        Raises IncompleteSignature for malformed, missing or ambiguous pieces and
+        SignatureDoesNotMatch when the request time is outside the allowed window or disagrees
+        with the credential scope.
         """
+        self._check_single_headers(request.headers)
         authorization = request.header("authorization")
         query_string = request.query_string
         query_auth: dict[str, str] | None = None
         if query_string and ("X-Amz-" in query_string or "%" in query_string):
             query_auth = self._query_auth_params(query_string)
-            if query_auth is not None and _Q_SIGNATURE not in query_auth and _Q_ALGORITHM not in query_auth:
-                query_auth = None
-        if authorization is None:
-            if query_auth is None:
-                return None
-            return self._parse_presigned(request, query_auth)
-        if query_auth is not None:
+        in_body = self._body_auth_names(form_params, query_auth)
+        sigv2 = _has_v2_signature(query_string, form_params)
+        if authorization is not None:
+            if query_auth is not None or in_body or sigv2:
+                raise IncompleteSignature(_ONE_MECHANISM)
+            return self._parse_header(request, authorization)
+        if query_auth is None or (_Q_SIGNATURE not in query_auth and _Q_ALGORITHM not in query_auth):
+            return None
+        if sigv2:
+            raise IncompleteSignature(_ONE_MECHANISM)
+        if in_body:
             raise IncompleteSignature(
-                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
-                "Signature query string parameter or the Authorization header should be specified"
+                f"The signing parameter {in_body[0]} is in the request body: a presigned request carries "
+                "every X-Amz-* signing parameter in the query string."
             )
-        return self._parse_header(request, authorization)
+        if request.header("x-amz-date") is not None:
+            raise IncompleteSignature(
+                "A presigned request carries its date in the X-Amz-Date query parameter only, "
+                "not also in an X-Amz-Date header."
+            )
+        return self._parse_presigned(request, query_auth)
+
+    @staticmethod
+    def _check_single_headers(headers: tuple[tuple[str, str], ...]) -> None:
+        seen: set[str] = set()
+        for name, _ in headers:
+            if name in _SINGLE_HEADERS:
+                if name in seen:
+                    raise IncompleteSignature(
+                        f"The request carries the {_SINGLE_HEADERS[name]} header more than once: "
+                        "send each header the signature depends on exactly once."
+                    )
+                seen.add(name)
+
+    @staticmethod
+    def _body_auth_names(form_params: Mapping[str, str] | None, query_auth: dict[str, str] | None) -> list[str]:
+        """SigV4 signing parameters among ``form_params`` that did not come from the query string."""
+        if not form_params:
+            return []
+        return [
+            name for name in sorted(_Q_AUTH_NAMES) if name in form_params and not (query_auth and name in query_auth)
+        ]
 
     def _query_auth_params(self, query_string: str) -> dict[str, str] | None:
         found: dict[str, str] = {}
@@ -293,9 +367,21 @@ class SigV4Verifier:
             raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{algorithm}'.")
         components: dict[str, str] = {}
         for part in rest.split(","):
-            key, eq, value = part.strip().partition("=")
-            if eq and key not in components:
-                components[key] = value.strip()
+            part = part.strip()
+            if not part:
+                continue
+            key, eq, value = part.partition("=")
+            if not eq or _HAS_SPACE_RE.search(key):
+                # e.g. two Authorization headers folded into one: "..., Signature=s, AWS4-HMAC-SHA256 Credential=..."
+                raise IncompleteSignature(
+                    f"'{part.split()[0]}' not a valid key=value pair (missing equal-sign) in Authorization header: "
+                    f"'{authorization}'."
+                )
+            if key in components:
+                raise IncompleteSignature(
+                    f"Authorization header has the '{key}' parameter more than once. Authorization={authorization}"
+                )
+            components[key] = value.strip()
         credential = components.get("Credential")
         signed = components.get("SignedHeaders")
         signature = components.get("Signature")
@@ -373,8 +459,14 @@ class SigV4Verifier:
                     f"{_amz_date_ts(now - expires)} ({_amz_date_ts(now)} - {expires} sec.)"
                 )
         token = params.get(_Q_TOKEN)
+        header_token = request.header("x-amz-security-token")
         if token is None:
-            token = request.header("x-amz-security-token")
+            token = header_token
+        elif header_token is not None:
+            raise IncompleteSignature(
+                "The security token is given both as the X-Amz-Security-Token query parameter and as a header: "
+                "send it once."
+            )
         return SignatureInfo(
             access_key_id=access_key_id,
             scope_date=scope_date,

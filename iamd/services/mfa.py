@@ -10,6 +10,12 @@ written through the connection given to :func:`verify`.  Callers use either
 
 Either way the transaction commits even when the code is refused, so failures are counted.
 
+Operators see brute force three ways: every outcome is counted in the process's counters
+(``iamd_mfa_verifications_total{purpose, outcome}``, ``iamd_mfa_lockouts_total{purpose}``), every
+lock is logged as a WARNING naming the device, the presenter and the source address (never a
+code or a seed), and every attempt is a row in ``mfa_events``.  The caller's answer stays the
+same for a locked device as for a wrong code: it tells a guesser nothing.
+
 Replay: a code is accepted once per (serial, step): the pair is inserted with ON CONFLICT DO
 NOTHING and a zero row count means someone used it first.  On PostgreSQL the device's failure
 row is locked (SELECT ... FOR UPDATE) for the check, so concurrent guesses on one device
@@ -29,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from iamd.core import totp
+from iamd.core import counters, totp
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import PrincipalKind
@@ -38,6 +44,11 @@ from iamd.store import tables as t
 from iamd.store.db import insert_ignore
 
 log = logging.getLogger("iamd.mfa")
+
+VERIFICATIONS = "iamd_mfa_verifications_total"
+"""Counter of verify() outcomes, labelled ``purpose`` and ``outcome`` (an :class:`Outcome` value)."""
+LOCKOUTS = "iamd_mfa_lockouts_total"
+"""Counter of devices locked after too many wrong codes, labelled ``purpose``."""
 
 INVALID_CODE = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
 UNABLE_TO_VALIDATE = (
@@ -177,6 +188,14 @@ def record_event(
     )
 
 
+def _who(actor: Actor) -> str:
+    if actor.principal_arn:
+        return actor.principal_arn
+    if actor.account_id:
+        return f"a caller in account {actor.account_id}"
+    return "an unknown caller"
+
+
 def _failure_row(conn: Connection, serial: str) -> Row[Any]:
     f = t.mfa_failures
     insert_ignore(conn, f, {"serial": serial, "count": 0, "locks": 0, "locked_until": None, "last_failure_at": None})
@@ -210,18 +229,48 @@ def verify(
     actor: Actor,
     purpose: str,
     pol: MfaPolicy | None = None,
+    metrics: counters.Counters | None = None,
 ) -> Result:
     """Check one code (sign-in) or two consecutive codes (enable, resync) and consume them.
 
     Writes the outcome through ``conn`` (used steps, failure counters, event log): the caller
-    must commit even when the result is not accepted.
+    must commit even when the result is not accepted.  Counts the outcome in ``metrics``
+    (the process's registry by default).
     """
-    pol = pol or policy()
+    if metrics is None:
+        metrics = counters.DEFAULT
+    result = _verify(
+        conn, token, codes, now, window=window, actor=actor, purpose=purpose, pol=pol or policy(), metrics=metrics
+    )
+    metrics.increment(VERIFICATIONS, purpose=purpose, outcome=result.outcome.value)
+    return result
+
+
+def _verify(
+    conn: Connection,
+    token: Token,
+    codes: Sequence[str],
+    now: float,
+    *,
+    window: int,
+    actor: Actor,
+    purpose: str,
+    pol: MfaPolicy,
+    metrics: counters.Counters,
+) -> Result:
     serial = token.serial
     f = t.mfa_failures
     state = _failure_row(conn, serial)
     if state.locked_until is not None and state.locked_until > now:
         record_event(conn, serial, "refused-locked", now, actor, f"{purpose}; locked until {state.locked_until:.0f}")
+        log.info(
+            "MFA code for locked device %s refused (%s by %s from %s; locked for %.0f more s)",
+            serial,
+            purpose,
+            _who(actor),
+            actor.source_ip or "an unknown address",
+            state.locked_until - now,
+        )
         return Result(Outcome.LOCKED)
 
     current = totp.time_step(now, token.period)
@@ -260,7 +309,17 @@ def verify(
         seconds = pol.lock_for(locks)
         values.update(count=0, locks=locks, locked_until=now + seconds)
         record_event(conn, serial, "locked", now, actor, f"{count} wrong codes; lock {locks} in a row for {seconds} s")
-        log.warning("MFA device %s locked for %d s after %d wrong codes", serial, seconds, count)
+        metrics.increment(LOCKOUTS, purpose=purpose)
+        log.warning(
+            "MFA device %s locked for %d s after %d wrong codes in a row (lock %d in a row; %s by %s from %s)",
+            serial,
+            seconds,
+            count,
+            locks,
+            purpose,
+            _who(actor),
+            actor.source_ip or "an unknown address",
+        )
     conn.execute(f.update().where(f.c.serial == serial).values(**values))
     return Result(outcome)
 

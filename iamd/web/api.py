@@ -9,6 +9,7 @@ from iamd.core.errors import (
     AwsError,
     InternalFailure,
     InvalidAction,
+    InvalidClientTokenId,
     InvalidHttpRequest,
     MissingAuthenticationToken,
     NotImplementedOperation,
@@ -18,7 +19,7 @@ from iamd.core.errors import (
 from iamd.core.http import HttpRequest
 from iamd.services.dispatch import dispatch, request_context
 from iamd.services.runtime import Runtime
-from iamd.web.protocol.form import MAX_BODY, parse_form
+from iamd.web.protocol.form import MAX_BODY, merge_params, parse_form
 from iamd.web.protocol.model import ServiceSpec, load_service
 from iamd.web.protocol.query_parser import parse_action, parse_input
 from iamd.web.protocol.xml_serializer import serialize_error, serialize_result
@@ -57,7 +58,7 @@ class ApiHandler:
         action = parse_action(params)
         rt.watcher.refresh_if_due()
 
-        info = rt.verifier.parse(request)
+        info = rt.verifier.parse(request, params)
         if info is None:
             if action in UNSIGNED_STS_ACTIONS:
                 raise NotImplementedOperation(f"iamd does not implement sts:{action} yet")
@@ -74,6 +75,8 @@ class ApiHandler:
             )
             rt.verifier.verify(request, info, claims.secret_access_key)
         else:
+            if info.security_token is not None:  # a long-term key takes no session token: AWS refuses the pair
+                raise InvalidClientTokenId()
             resolved = rt.resolver.resolve(info.access_key_id)
             rt.verifier.verify(request, info, resolved.secret_access_key)
             caller = resolved.principal
@@ -101,11 +104,8 @@ class ApiHandler:
 
 def _request_params(request: HttpRequest) -> dict[str, str]:
     if request.method == "POST":
-        params = parse_form(request.query_string) if request.query_string else {}
-        body_params = parse_form(request.body)
-        for key, value in body_params.items():
-            params[key] = value
-        return params
+        query_params = parse_form(request.query_string) if request.query_string else {}
+        return merge_params(query_params, parse_form(request.body))
     if request.method == "GET":
         return parse_form(request.query_string)
     raise InvalidHttpRequest(f"The HTTP method {request.method} is not supported: use POST or GET.")

@@ -7,7 +7,8 @@ Rules (AWS Query protocol):
   (urllib's leniency; SigV4 verification sees the raw bytes anyway).
 * Names and values must be UTF-8 once decoded: otherwise :class:`MalformedQueryString`.
 * A parameter name given twice is refused with :class:`MalformedQueryString` (AWS rejects
-  duplicated parameters on its query APIs; the request is ambiguous, not merely invalid).
+  duplicated parameters on its query APIs; the request is ambiguous, not merely invalid), and so
+  is a name given both in the query string and in the body of a POST (:func:`merge_params`).
 * Control characters are kept: refusing them is the model patterns' business (query_parser).
 * More than :data:`MAX_BODY` bytes: :class:`RequestEntityTooLarge`.
 
@@ -59,3 +60,13 @@ def _decode(part: bytes, name: str | None) -> str:
             f"The request contains an invalid UTF-8 byte sequence in {where} "
             f"(byte 0x{part[exc.start]:02X} at offset {exc.start})."
         ) from None
+
+
+def merge_params(query: dict[str, str], body: dict[str, str]) -> dict[str, str]:
+    """A POST's query-string and body parameters as one set; a name in both is refused."""
+    if not query:
+        return body
+    for name in body:
+        if name in query:
+            raise MalformedQueryString(f"The request contains the parameter {name} more than once.")
+    return {**query, **body}

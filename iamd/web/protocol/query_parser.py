@@ -16,6 +16,12 @@ length, enum, numeric range.  Values of ``sensitive`` shapes are not echoed (``V
 Values that cannot be converted (``MaxItems=ten``, ``OnlyAttached=yes``, bad base64 or
 timestamps) are violations of the same kind (``Member must be an integer`` ...).
 Unknown parameters, ``Action``, ``Version`` and the SigV4 ``X-Amz-*`` parameters are ignored.
+
+List members and map entries are positions: ``Name.member.1``, ``.2``, ... with no gap.  An
+index that is not plain decimal from 1 (``0``, ``01``, ``x``, ``-1``, ten digits or more), or a
+list whose indexes skip a number, is refused with :class:`MalformedQueryString` naming the
+parameter.  A reader that stops at the first missing index (as AWS's query parser does, as far
+as LocalStack models it) and one that sorts whatever indexes it finds would see different input.
 """
 
 from __future__ import annotations
@@ -28,13 +34,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from iamd.core.errors import InvalidAction, MissingAction, ValidationError
+from iamd.core.errors import InvalidAction, MalformedQueryString, MissingAction, ValidationError
 from iamd.web.protocol.model import ServiceSpec, Shape
 
 _IGNORED = frozenset({"Action", "Version"})
 _SIGV4_PREFIX = "X-Amz-"
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
+_POSITION_RE = re.compile(r"[1-9][0-9]{0,8}")
+"""A list position: plain decimal from 1, below 10**9 (more members than any request can hold)."""
+_SHOWN_MAX = 100
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|NaN|[+-]?Infinity")
 _EPOCH_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _INT_BOUNDS = {
@@ -49,9 +58,15 @@ _REDACTED = "***Sensitive Data Redacted***"
 class _Items(dict[int, Any]):
     """A list being assembled: position index -> raw element."""
 
+    wire = ""
+    """The parameter name its indexes follow, e.g. ``Tags.member`` (set when an element is placed)."""
+
 
 class _Entries(dict[int, dict[str, Any]]):
     """A map being assembled: entry index -> {"key": raw, "value": raw}."""
+
+    wire = ""
+    """The parameter name its indexes follow, e.g. ``Attributes.entry``."""
 
 
 def parse_action(params: Mapping[str, str]) -> str:
@@ -93,16 +108,34 @@ def parse_input(service: ServiceSpec, operation: str, params: Mapping[str, str])
 # --- step 1: place parameters in a tree ------------------------------------------------------
 
 
-def _index(token: str) -> int | None:
-    if token.isascii() and token.isdigit():
-        value = int(token)
-        return value if value >= 1 else None
-    return None
+def _index(parts: list[str], i: int) -> int:
+    """The position ``parts[i]`` names (1, 2, ...); MalformedQueryString for any other spelling."""
+    token = parts[i]
+    if _POSITION_RE.fullmatch(token) is None:
+        raise MalformedQueryString(
+            f"The parameter {_shown('.'.join(parts))} has the index '{_shown(token)}' where a position is "
+            f"expected: number the members of {_shown('.'.join(parts[:i]))} 1, 2, 3, ... in plain decimal, "
+            "without gaps."
+        )
+    return int(token)
 
 
-def _resolve(shape: Shape, parts: list[str]) -> list[tuple[Any, Shape]] | None:
-    """The (container key, shape) steps a parameter name walks, or None if it names nothing."""
-    steps: list[tuple[Any, Shape]] = []
+def _shown(text: str) -> str:
+    """``text`` for an error message, cut short when it is long."""
+    return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + "..."
+
+
+_Step = tuple[Any, Shape, str]
+"""(container key, shape, wire name of the container for positions, else "")."""
+
+
+def _resolve(shape: Shape, parts: list[str]) -> list[_Step] | None:
+    """The steps a parameter name walks, or None if it names nothing.
+
+    A name that reaches a list or map of the model but gives a malformed position there is
+    refused (MalformedQueryString) rather than ignored.
+    """
+    steps: list[_Step] = []
     current = shape
     i = 0
     n = len(parts)
@@ -112,7 +145,7 @@ def _resolve(shape: Shape, parts: list[str]) -> list[tuple[Any, Shape]] | None:
             member = current.members_by_wire.get(parts[i])
             if member is None:
                 return None
-            steps.append((member.name, member.shape))
+            steps.append((member.name, member.shape, ""))
             current = member.shape
             i += 1
         elif kind == "list":
@@ -122,10 +155,9 @@ def _resolve(shape: Shape, parts: list[str]) -> list[tuple[Any, Shape]] | None:
                 if parts[i] != element.wire:
                     return None
                 i += 1
-            index = _index(parts[i]) if i < n else None
-            if index is None:
+            if i >= n:
                 return None
-            steps.append((index, element.shape))
+            steps.append((_index(parts, i), element.shape, ".".join(parts[:i])))
             current = element.shape
             i += 1
         elif kind == "map":
@@ -135,15 +167,18 @@ def _resolve(shape: Shape, parts: list[str]) -> list[tuple[Any, Shape]] | None:
                 if parts[i] != "entry":
                     return None
                 i += 1
-            index = _index(parts[i]) if i < n else None
-            if index is None or i + 1 >= n:
+            if i >= n:
+                return None
+            index = _index(parts, i)
+            if i + 1 >= n:
                 return None
             token = parts[i + 1]
+            wire = ".".join(parts[:i])
             if token == key.wire:
-                steps.append(((index, "key"), key.shape))
+                steps.append(((index, "key"), key.shape, wire))
                 current = key.shape
             elif token == value.wire:
-                steps.append(((index, "value"), value.shape))
+                steps.append(((index, "value"), value.shape, wire))
                 current = value.shape
             else:
                 return None
@@ -166,7 +201,7 @@ def _place(shape: Shape, given: dict[str, Any], parts: list[str], raw: str) -> N
     steps = _resolve(shape, parts)
     if not steps:
         return
-    last_key, last_shape = steps[-1]
+    last_key, last_shape, last_wire = steps[-1]
     if last_shape.scalar:
         leaf: Any = raw
     elif last_shape.type == "list" and raw == "":
@@ -174,7 +209,9 @@ def _place(shape: Shape, given: dict[str, Any], parts: list[str], raw: str) -> N
     else:
         return
     container: Any = given
-    for key, child_shape in steps[:-1]:
+    for key, child_shape, wire in steps[:-1]:
+        if wire:
+            container.wire = wire
         if isinstance(key, tuple):
             container = container.setdefault(key[0], {})
             key = key[1]
@@ -182,6 +219,8 @@ def _place(shape: Shape, given: dict[str, Any], parts: list[str], raw: str) -> N
         if child is None:
             child = container[key] = _new_container(child_shape)
         container = child
+    if last_wire:
+        container.wire = last_wire
     if isinstance(last_key, tuple):
         container = container.setdefault(last_key[0], {})
         last_key = last_key[1]
@@ -231,6 +270,7 @@ def _finish_list(shape: Shape, items: _Items, path: str, errors: list[str]) -> l
     element = shape.member
     assert element is not None
     element_shape = element.shape
+    _check_positions(items, items.wire, "members")
     raws = [items[index] for index in sorted(items)] if len(items) > 1 else list(items.values())
     inner: list[str] = []
     out = [_finish(element_shape, raw, f"{path}.{position}.member", inner) for position, raw in enumerate(raws, 1)]
@@ -242,6 +282,7 @@ def _finish_list(shape: Shape, items: _Items, path: str, errors: list[str]) -> l
 def _finish_map(shape: Shape, entries: _Entries, path: str, errors: list[str]) -> dict[Any, Any]:
     key_member, value_member = shape.key, shape.value
     assert key_member is not None and value_member is not None
+    _check_positions(entries, entries.wire, "entries")
     out: dict[Any, Any] = {}
     inner: list[str] = []
     for position, index in enumerate(sorted(entries), 1):
@@ -258,6 +299,18 @@ def _finish_map(shape: Shape, entries: _Entries, path: str, errors: list[str]) -
     _check_length(shape, out, len(out), path, errors)
     errors.extend(inner)
     return out
+
+
+def _check_positions(indexes: Mapping[int, Any], wire: str, what: str) -> None:
+    """Refuse indexes that are not exactly 1..n (they are distinct positive integers already)."""
+    count = len(indexes)
+    if count and max(indexes) != count:
+        missing = next(i for i in range(1, count + 1) if i not in indexes)
+        after = min(i for i in indexes if i > missing)
+        raise MalformedQueryString(
+            f"The request has {wire}.{after} but no {wire}.{missing}: "
+            f"number the {what} of {wire} 1, 2, 3, ... without gaps."
+        )
 
 
 def _finish_scalar(shape: Shape, raw: str, path: str, errors: list[str]) -> Any:

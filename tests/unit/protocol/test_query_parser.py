@@ -10,7 +10,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.serialize import create_serializer
 from botocore.session import get_session
 
-from iamd.core.errors import AwsError, InvalidAction, MissingAction, ValidationError
+from iamd.core.errors import AwsError, InvalidAction, MalformedQueryString, MissingAction, ValidationError
 from iamd.web.protocol.form import parse_form
 from iamd.web.protocol.model import load_service
 from iamd.web.protocol.query_parser import parse_action, parse_input
@@ -165,17 +165,23 @@ def test_result_is_keyed_by_member_names_in_model_order() -> None:
     assert list(result) == ["Path", "UserName", "Tags"]
 
 
-def test_list_order_follows_indices_with_gaps() -> None:
-    params = {
-        "RoleName": "r",
-        "TagKeys.member.10": "ten",
-        "TagKeys.member.2": "two",
-        "TagKeys.member.7": "seven",
-    }
-    assert parse_input(IAM, "UntagRole", params)["TagKeys"] == ["two", "seven", "ten"]
+def test_list_order_follows_indices() -> None:
+    params = {"RoleName": "r", "TagKeys.member.3": "three", "TagKeys.member.1": "one", "TagKeys.member.2": "two"}
+    assert parse_input(IAM, "UntagRole", params)["TagKeys"] == ["one", "two", "three"]
 
 
-def test_list_of_structures_with_missing_index_members() -> None:
+def test_list_indices_with_gaps_are_refused() -> None:
+    # Positions, not labels: 2, 7, 10 would be one list to a reader that sorts and none to one that counts.
+    params = {"RoleName": "r", "TagKeys.member.10": "ten", "TagKeys.member.2": "two", "TagKeys.member.7": "seven"}
+    with pytest.raises(MalformedQueryString) as exc:
+        parse_input(IAM, "UntagRole", params)
+    assert exc.value.message == (
+        "The request has TagKeys.member.2 but no TagKeys.member.1: "
+        "number the members of TagKeys.member 1, 2, 3, ... without gaps."
+    )
+
+
+def test_list_of_structures_with_a_missing_index_is_refused() -> None:
     params = {
         "UserName": "u",
         "Tags.member.3.Key": "c",
@@ -183,7 +189,8 @@ def test_list_of_structures_with_missing_index_members() -> None:
         "Tags.member.1.Value": "1",
         "Tags.member.1.Key": "a",
     }
-    assert parse_input(IAM, "CreateUser", params)["Tags"] == [{"Key": "a", "Value": "1"}, {"Key": "c", "Value": "3"}]
+    with pytest.raises(MalformedQueryString, match=r"has Tags\.member\.3 but no Tags\.member\.2: "):
+        parse_input(IAM, "CreateUser", params)
 
 
 def test_empty_list_marker() -> None:
@@ -214,10 +221,6 @@ def test_ignored_parameters() -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        "Tags.member.0.Key",
-        "Tags.member.x.Key",
-        "Tags.member.-1.Key",
-        "Tags.member.\u0661.Key",
         "Tags.1.Key",
         "Tags.item.1.Key",
         "Tags.member.1.Other",
@@ -230,6 +233,20 @@ def test_ignored_parameters() -> None:
 )
 def test_malformed_nested_names_are_ignored(key: str) -> None:
     assert parse_input(IAM, "CreateUser", {"UserName": "u", key: "x"}) == {"UserName": "u"}
+
+
+@pytest.mark.parametrize(
+    "index",
+    ["0", "00", "01", "x", "-1", "+1", " 1", "1e3", "\u0661", "\uff11", "1000000000", "99999999999"],
+)
+def test_indexes_that_are_not_plain_positions_are_refused(index: str) -> None:
+    params = {"UserName": "u", "Tags.member.1.Key": "a", "Tags.member.1.Value": "1", f"Tags.member.{index}.Key": "x"}
+    with pytest.raises(MalformedQueryString) as exc:
+        parse_input(IAM, "CreateUser", params)
+    assert exc.value.message == (
+        f"The parameter Tags.member.{index}.Key has the index '{index}' where a position is expected: "
+        "number the members of Tags.member 1, 2, 3, ... in plain decimal, without gaps."
+    )
 
 
 def test_scalar_conversions() -> None:
