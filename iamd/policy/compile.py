@@ -19,7 +19,15 @@ from typing import Any
 from iamd.core.errors import MalformedPolicyDocument
 from iamd.policy.conditions import Condition, compile_condition
 from iamd.policy.context import EvalContext
-from iamd.policy.grammar import SYNTAX, Policy, PolicyKind, PrincipalSpec, Statement, parse_policy
+from iamd.policy.grammar import (
+    SYNTAX,
+    Policy,
+    PolicyKind,
+    PrincipalSpec,
+    Statement,
+    padded_resource,
+    parse_policy,
+)
 from iamd.policy.model import MatchKind, PrincipalDescriptor, PrincipalType
 from iamd.policy.variables import (
     EXACT,
@@ -115,7 +123,7 @@ class _Resources:
         dynamic: list[Pattern] = []
         self.any = False
         for text in patterns:
-            parts = tokenize(text, variables)
+            parts = tokenize(padded_resource(text), variables)
             if len(parts) == 1 and parts[0][0] == STAR:
                 self.any = True
                 continue
