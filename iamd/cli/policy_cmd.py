@@ -44,7 +44,7 @@ from typing import Any
 
 from iamd.core.errors import AwsError, LimitExceeded, MalformedPolicyDocument
 from iamd.policy.compile import CompiledPolicy, compile_policy
-from iamd.policy.context import describe_principal, principal_context
+from iamd.policy.context import describe_principal, principal_context, valid_session_name
 from iamd.policy.document import check_document, policy_size
 from iamd.policy.grammar import PolicyKind, parse_policy
 from iamd.policy.model import (
@@ -195,6 +195,9 @@ def _principal(value: Any) -> PrincipalDescriptor:
     }
     flags = {key: _bool(value, key, f"principal.{key}") for key in ("service_linked_role", "in_management_account")}
     kind = strings.pop("type")
+    session_name = strings["session_name"]
+    if session_name is not None and not valid_session_name(session_name):
+        raise RequestError("principal.session_name", "must be 2-64 of letters, digits and _+=,.@-")
     arn = _string(value, "arn", "principal.arn", required=kind is None) or ""
     if kind is not None:
         return _typed_principal(kind, arn, strings, dict(tags))

@@ -22,6 +22,11 @@ DEFAULT_SESSION_NAME = "iamd-policy-evaluation"
 """The session name given to a role ARN described as a caller when none is named."""
 
 
+def valid_session_name(name: str) -> bool:
+    """A RoleSessionName STS accepts: 2 to 64 of letters, digits and ``_+=,.@-``."""
+    return _SESSION_NAME.match(name) is not None
+
+
 def _aws_time(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -195,7 +200,7 @@ def describe_principal(
     if ptype is PrincipalType.ROOT:
         arn = f"arn:{partition}:iam::{acct}:root"
     if ptype is PrincipalType.ROLE_SESSION and session is None:
-        if session_name is not None and not _SESSION_NAME.match(session_name):
+        if session_name is not None and not valid_session_name(session_name):
             raise ValueError(f"not a role session name (2-64 of [\\w+=,.@-]): {session_name!r}")
         session = session_name or DEFAULT_SESSION_NAME
         arn = f"arn:{partition}:sts::{acct}:assumed-role/{name}/{session}"
