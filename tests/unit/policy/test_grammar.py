@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -350,3 +351,30 @@ def test_size_limits_and_messages() -> None:
 def test_size_is_checked_before_the_grammar() -> None:
     with pytest.raises(LimitExceeded):
         check_document("x" * 7000, M)
+
+
+def _table() -> list[dict[str, Any]]:
+    """grammar_cases.json: documents IAM accepts or refuses, each citing the AWS page it follows."""
+    path = Path(__file__).parent / "grammar_cases.json"
+    cases: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["cases"]
+    return cases
+
+
+TABLE = _table()
+
+
+def test_the_grammar_table_cites_a_rule_for_every_case() -> None:
+    names = [case["name"] for case in TABLE]
+    assert len(names) == len(set(names))
+    assert all(case["rule"].strip() for case in TABLE)
+
+
+@pytest.mark.parametrize("case", TABLE, ids=[case["name"] for case in TABLE])
+def test_grammar_table(case: dict[str, Any]) -> None:
+    text = json.dumps(case["document"])
+    kind = PolicyKind(case["kind"])
+    if case["expect"].get("valid"):
+        parse_policy(text, kind)
+        check_document(text, kind, "entity")
+    else:
+        assert message_of(text, kind) == case["expect"]["message"], case["rule"]
