@@ -17,10 +17,17 @@
     }
 
 A policy is a JSON object, a JSON string holding the document text, or ``{"id": ..., "document":
-...}``.  ``principal`` may also be just the ARN string.  Optional: ``time`` (ISO 8601 or epoch, for
-aws:CurrentTime / aws:EpochTime), ``resource_policy_kind`` (``resource`` or ``trust``),
-``resource_policy_required``, ``resource_in_management_account``.  A malformed request or policy
-is reported naming the field, with exit status 2.
+...}``.  ``principal`` may also be just the ARN string.  A role ARN as the principal stands for a
+session of that role (``principal.session_name`` names it), as AWS's simulator takes a role.
+Optional: ``time`` (ISO 8601 or epoch, for aws:CurrentTime / aws:EpochTime),
+``resource_policy_kind`` (``resource`` or ``trust``; ``trust`` by default for the STS actions a
+role's trust policy decides), ``resource_policy_required``, ``resource_in_management_account``.
+A malformed request or policy is reported naming the field, with exit status 2.
+
+The request is decided as the server decides it (``iamd.policy.service_rules``):
+``sts:GetCallerIdentity`` is never denied; ``sts:AssumeRole*`` (and ``sts:TagSession`` /
+``sts:SetSourceIdentity``) on a role need its trust policy, and ``kms:`` actions on a key its key
+policy, to allow them, in the same account too.
 
 ``validate`` checks one document with IAM's messages: exit 0 when valid, 2 when not.
 """
@@ -37,9 +44,8 @@ from typing import Any
 
 from iamd.core.errors import AwsError, LimitExceeded, MalformedPolicyDocument
 from iamd.policy.compile import CompiledPolicy, compile_policy
-from iamd.policy.context import describe_principal, principal_context
+from iamd.policy.context import describe_principal, principal_context, valid_session_name
 from iamd.policy.document import check_document, policy_size
-from iamd.policy.evaluate import evaluate
 from iamd.policy.grammar import PolicyKind, parse_policy
 from iamd.policy.model import (
     EvaluationRequest,
@@ -48,6 +54,7 @@ from iamd.policy.model import (
     access_denied_message,
 )
 from iamd.policy.operators import parse_date
+from iamd.policy.service_rules import authorize, is_trust_action
 
 REQUEST_FIELDS = frozenset(
     {
@@ -77,6 +84,7 @@ PRINCIPAL_FIELDS = frozenset(
         "user_id",
         "unique_id",
         "role_arn",
+        "session_name",
         "source_user_arn",
         "source_identity",
         "federated_provider",
@@ -177,6 +185,7 @@ def _principal(value: Any) -> PrincipalDescriptor:
             "user_id",
             "unique_id",
             "role_arn",
+            "session_name",
             "source_user_arn",
             "source_identity",
             "federated_provider",
@@ -186,6 +195,9 @@ def _principal(value: Any) -> PrincipalDescriptor:
     }
     flags = {key: _bool(value, key, f"principal.{key}") for key in ("service_linked_role", "in_management_account")}
     kind = strings.pop("type")
+    session_name = strings["session_name"]
+    if session_name is not None and not valid_session_name(session_name):
+        raise RequestError("principal.session_name", "must be 2-64 of letters, digits and _+=,.@-")
     arn = _string(value, "arn", "principal.arn", required=kind is None) or ""
     if kind is not None:
         return _typed_principal(kind, arn, strings, dict(tags))
@@ -202,6 +214,7 @@ def _principal(value: Any) -> PrincipalDescriptor:
             federated_provider=strings["federated_provider"],
             service_linked_role=flags["service_linked_role"],
             in_management_account=flags["in_management_account"],
+            session_name=strings["session_name"],
         )
     except ValueError as exc:
         raise RequestError("principal.arn", str(exc)) from exc
@@ -274,7 +287,8 @@ def load_request(data: Any) -> EvaluationRequest:
     if not action:
         raise RequestError("action", "must not be empty")
     resource = _string(data, "resource", "resource", required=True) or ""
-    rp_kind_name = _string(data, "resource_policy_kind", "resource_policy_kind") or "resource"
+    default_kind = "trust" if is_trust_action(action, resource) else "resource"
+    rp_kind_name = _string(data, "resource_policy_kind", "resource_policy_kind") or default_kind
     if rp_kind_name not in ("resource", "trust"):
         raise RequestError("resource_policy_kind", "must be 'resource' or 'trust'")
     rp_kind = PolicyKind.TRUST if rp_kind_name == "trust" else PolicyKind.RESOURCE
@@ -324,7 +338,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         request = load_request(data)
     except RequestError as exc:
         return _error("evaluate", str(exc))
-    decision = evaluate(request)
+    decision = authorize(request)
     out = decision.as_json()
     if not decision.allowed:
         out["message"] = access_denied_message(request.principal.arn, request.action, request.resource, decision)

@@ -1,7 +1,9 @@
 """The policy language: grammar, compiled matchers, conditions, and AWS's decision logic.
 
 Pure: documents and a request in, a ``Decision`` out; no I/O, no state beyond a bounded cache of
-compiled policies.  Imports only ``iamd.core`` and the standard library.
+compiled policies.  Imports only ``iamd.core`` and the standard library.  ``evaluate`` is AWS's
+evaluation logic; ``authorize`` adds the rules of individual services (``service_rules``: the
+never-denied ``sts:GetCallerIdentity``, role trust policies and KMS key policies that must allow).
 
     from iamd.policy import EvaluationRequest, compile_policy, describe_principal, evaluate
     decision = evaluate(EvaluationRequest(
@@ -26,6 +28,7 @@ from iamd.policy.model import (
     PrincipalType,
     access_denied_message,
 )
+from iamd.policy.service_rules import authorize
 
 __all__ = [
     "CompiledPolicy",
@@ -38,6 +41,7 @@ __all__ = [
     "PrincipalDescriptor",
     "PrincipalType",
     "access_denied_message",
+    "authorize",
     "compile_policy",
     "describe_principal",
     "evaluate",

@@ -19,7 +19,15 @@ from typing import Any
 from iamd.core.errors import MalformedPolicyDocument
 from iamd.policy.conditions import Condition, compile_condition
 from iamd.policy.context import EvalContext
-from iamd.policy.grammar import SYNTAX, Policy, PolicyKind, PrincipalSpec, Statement, parse_policy
+from iamd.policy.grammar import (
+    SYNTAX,
+    Policy,
+    PolicyKind,
+    PrincipalSpec,
+    Statement,
+    padded_resource,
+    parse_policy,
+)
 from iamd.policy.model import MatchKind, PrincipalDescriptor, PrincipalType
 from iamd.policy.variables import (
     EXACT,
@@ -103,6 +111,18 @@ class CompiledPrincipal:
         return p.account is not None and p.account in self.accounts
 
 
+def _with_padded(patterns: tuple[str, ...]) -> list[str]:
+    """Resource patterns with each short ARN also in its padded form (``arn:aws:sqs`` is also
+    ``arn:aws:sqs:*:*:*``): IAM reads missing parts as ``*``, and the text still matches itself."""
+    out: list[str] = []
+    for text in patterns:
+        out.append(text)
+        padded = padded_resource(text)
+        if padded != text:
+            out.append(padded)
+    return out
+
+
 class _Resources:
     """Resource / NotResource patterns: exact set, prefixes, one regex, and variable patterns."""
 
@@ -114,7 +134,7 @@ class _Resources:
         sources: list[str] = []
         dynamic: list[Pattern] = []
         self.any = False
-        for text in patterns:
+        for text in _with_padded(patterns):
             parts = tokenize(text, variables)
             if len(parts) == 1 and parts[0][0] == STAR:
                 self.any = True

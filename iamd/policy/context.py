@@ -17,6 +17,14 @@ from iamd.core.principal import Principal, PrincipalKind
 from iamd.policy.model import PrincipalDescriptor, PrincipalType
 
 _ACCOUNT = re.compile(r"^\d{12}$")
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+DEFAULT_SESSION_NAME = "iamd-policy-evaluation"
+"""The session name given to a role ARN described as a caller when none is named."""
+
+
+def valid_session_name(name: str) -> bool:
+    """A RoleSessionName STS accepts: 2 to 64 of letters, digits and ``_+=,.@-``."""
+    return _SESSION_NAME.match(name) is not None
 
 
 def _aws_time(now: float) -> str:
@@ -175,17 +183,27 @@ def describe_principal(
     federated_provider: str | None = None,
     service_linked_role: bool = False,
     in_management_account: bool = False,
+    session_name: str | None = None,
 ) -> PrincipalDescriptor:
     """A descriptor from what identifies the caller.
 
     ``arn`` is the root ARN (or a bare 12-digit account id), an IAM user ARN, an assumed-role
-    session ARN, a federated user ARN, a service principal (``lambda.amazonaws.com``), or
-    ``anonymous``.  For a role session the role ARN is ``arn:...:iam::ACCOUNT:role/NAME`` unless
-    ``role_arn`` gives it with its path.  Raises ValueError for anything else.
+    session ARN, a federated user ARN, a role ARN, a service principal (``lambda.amazonaws.com``),
+    or ``anonymous``.  For a role session the role ARN is ``arn:...:iam::ACCOUNT:role/NAME`` unless
+    ``role_arn`` gives it with its path.  A role ARN stands for a session of that role, as AWS's
+    policy simulator takes a role as the policy source: the caller is
+    ``arn:...:sts::ACCOUNT:assumed-role/NAME/SESSION`` (``session_name``, default
+    ``DEFAULT_SESSION_NAME``) and ``aws:PrincipalArn`` is the role ARN with its path.  Raises
+    ValueError for anything else.
     """
     ptype, name, role, session, partition, acct = _parse_caller(arn, role_arn)
     if ptype is PrincipalType.ROOT:
         arn = f"arn:{partition}:iam::{acct}:root"
+    if ptype is PrincipalType.ROLE_SESSION and session is None:
+        if session_name is not None and not valid_session_name(session_name):
+            raise ValueError(f"not a role session name (2-64 of [\\w+=,.@-]): {session_name!r}")
+        session = session_name or DEFAULT_SESSION_NAME
+        arn = f"arn:{partition}:sts::{acct}:assumed-role/{name}/{session}"
     if account is not None and acct is not None and account != acct:
         raise ValueError(f"account {account!r} does not match the ARN's account {acct!r}")
     return PrincipalDescriptor(
@@ -236,8 +254,10 @@ def _parse_caller(arn: str, role_arn: str | None) -> _Caller:
         return PrincipalType.ROLE_SESSION, pieces[1], role, "/".join(pieces[2:]), partition, acct
     if service == "sts" and resource.startswith("federated-user/") and len(resource) > len("federated-user/"):
         return PrincipalType.FEDERATED_USER, resource[len("federated-user/") :], None, None, partition, acct
-    if service == "iam" and resource.startswith("role/"):
-        raise ValueError(f"a role is not a caller; give its session ARN (arn:...:sts::...:assumed-role/...): {arn!r}")
+    if service == "iam" and resource.startswith("role/") and not resource.endswith("/"):
+        if role_arn is not None and role_arn != arn:
+            raise ValueError(f"role_arn {role_arn!r} does not match the role ARN {arn!r}")
+        return PrincipalType.ROLE_SESSION, resource.rsplit("/", 1)[1], arn, None, partition, acct
     raise ValueError(f"not a principal ARN: {arn!r}")
 
 

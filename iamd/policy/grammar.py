@@ -24,7 +24,6 @@ VERSIONS = (VERSION_2012, VERSION_2008)
 SYNTAX = "Syntax errors in policy."
 LEGACY = "The policy failed legacy parsing"
 VERSION_REQUIRED = "Policy document must be version 2012-10-17 or greater."
-BAD_VERSION = "The policy must contain a valid version string"
 NO_ACTIONS = "Policy statement must contain actions."
 NO_RESOURCES = "Policy statement must contain resources."
 NO_PRINCIPAL_ALLOWED = "Policy document should not specify a principal."
@@ -38,6 +37,18 @@ NO_VENDOR = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec
 ONE_COLON = "Actions/Condition can contain only one colon."
 TRUST_ACTIONS = "AssumeRole policy may only specify STS AssumeRole actions."
 VENDOR_REGEX = "Resource vendor must be fully qualified and cannot contain regexes."
+
+IAM_PATH = 'IAM resource path must either be "*", root, or start with {prefixes}.'
+REGIONAL_S3_RESOURCES = (
+    "accesspoint/",
+    "job/",
+    "storage-lens/",
+    "storage-lens-group/",
+    "access-grants/",
+    "async-request/",
+)
+"""S3 resource types whose ARNs carry a Region (the service authorization reference for S3); bucket
+and object ARNs must not."""
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
 IAM_RESOURCE_PREFIXES = (
@@ -87,6 +98,8 @@ _IDENTITY_KINDS = frozenset(
         PolicyKind.SCP,
     }
 )
+_EMPTY_ALLOWED = frozenset({PolicyKind.IDENTITY, PolicyKind.SCP, PolicyKind.RCP})
+"""Kinds where ``"Statement": []`` is a policy that allows nothing rather than a syntax error."""
 _PRINCIPAL_KINDS = frozenset({PolicyKind.TRUST, PolicyKind.RESOURCE, PolicyKind.RCP})
 _IAM_SID_KINDS = frozenset(
     {
@@ -178,7 +191,13 @@ def load_json(text: str) -> Any:
 
 
 def parse_policy(document: str | Mapping[str, Any], kind: PolicyKind) -> Policy:
-    """Parse and validate a policy document for its use ``kind``."""
+    """Parse and validate a policy document for its use ``kind``.
+
+    The checks run in IAM's order, so a document with several faults gets IAM's message: syntax
+    (and a Principal where none may be), the managed-policy Version, legacy parsing (Effect case,
+    date values, resource shapes IAM's old parser cannot read), Sids, missing actions, missing
+    resources, principals, the first malformed resource, then action prefixes.
+    """
     text = document if isinstance(document, str) else None
     doc = load_json(document) if isinstance(document, str) else document
     if not isinstance(doc, Mapping):
@@ -189,6 +208,7 @@ def parse_policy(document: str | Mapping[str, Any], kind: PolicyKind) -> Policy:
         _fail(VERSION_REQUIRED)
     for st in raw:
         _legacy(st)
+    resource_error = _check_resources(raw)
     if kind in _IAM_SID_KINDS:
         _check_sids(raw)
     for st in raw:
@@ -200,17 +220,12 @@ def parse_policy(document: str | Mapping[str, Any], kind: PolicyKind) -> Policy:
         _check_resource_presence(st, kind)
     for st in raw:
         _check_principal(st, kind)
-    for st in raw:
-        for key in ("Resource", "NotResource"):
-            for resource in _strings(st, key) or ():
-                _check_resource_format(resource)
+    if resource_error is not None:
+        _fail(resource_error)
     for st in raw:
         for key in ("Action", "NotAction"):
             for action in _strings(st, key) or ():
                 _check_action(action, kind)
-        for entries in (st.get("Condition") or {}).values():
-            for cond_key in entries:
-                _check_condition_key(cond_key)
     lines = statement_lines(text) if text is not None else ()
     statements = tuple(_statement(i, st, lines[i] if i < len(lines) else None) for i, st in enumerate(raw))
     policy_id = doc.get("Id")
@@ -232,13 +247,13 @@ def _syntax(doc: Mapping[str, Any], kind: PolicyKind) -> list[Mapping[str, Any]]
         if not isinstance(doc["Version"], str):
             _fail(SYNTAX)
         if doc["Version"] not in VERSIONS:
-            _fail(BAD_VERSION)
+            _fail(SYNTAX)
     if "Id" in doc and not isinstance(doc["Id"], str):
         _fail(SYNTAX)
     statements = doc.get("Statement")
     if isinstance(statements, Mapping):
         statements = [statements]
-    if not isinstance(statements, list) or (not statements and kind is not PolicyKind.IDENTITY):
+    if not isinstance(statements, list) or (not statements and kind not in _EMPTY_ALLOWED):
         _fail(SYNTAX)
     for st in statements:
         if not isinstance(st, Mapping):
@@ -261,9 +276,12 @@ def _statement_syntax(st: Mapping[str, Any]) -> None:
         _fail(SYNTAX)
     if "Sid" in st and not isinstance(st["Sid"], str):
         _fail(SYNTAX)
-    for key in ("Action", "NotAction", "Resource", "NotResource"):
+    for key in ("Action", "NotAction"):
         if key in st:
             _string_or_list(st[key])
+    for key in ("Resource", "NotResource"):
+        if key in st:
+            _string_or_list(st[key], nulls=True)
     for key in ("Principal", "NotPrincipal"):
         if key in st:
             _principal_syntax(st[key])
@@ -271,10 +289,11 @@ def _statement_syntax(st: Mapping[str, Any]) -> None:
         _condition_syntax(st["Condition"])
 
 
-def _string_or_list(value: Any) -> None:
+def _string_or_list(value: Any, nulls: bool = False) -> None:
+    """A string or a list of strings; ``nulls``: a list may also hold ``null`` (IAM skips it)."""
     if isinstance(value, str):
         return
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) or (nulls and v is None) for v in value):
         _fail(SYNTAX)
 
 
@@ -299,8 +318,8 @@ def _condition_syntax(value: Any) -> None:
     for op_name, entries in value.items():
         if not isinstance(entries, Mapping):
             _fail(SYNTAX)
-        if parse_operator(op_name) is None:
-            _fail(SYNTAX)
+        if parse_operator(op_name) is None and entries:
+            _fail(SYNTAX)  # an operator IAM does not know is accepted only with an empty block
         for values in entries.values():
             items = values if isinstance(values, list) else [values]
             for item in items:
@@ -328,10 +347,38 @@ def _legacy(st: Mapping[str, Any]) -> None:
                 for item in values if isinstance(values, list) else [values]:
                     if isinstance(item, bool) or parse_date(condition_value(item)) is None:
                         _fail(LEGACY)
+
+
+def _legacy_resource(resource: str) -> bool:
+    """Whether IAM's legacy parser reads a resource: an ARN of fewer than six parts may not have
+    an empty part, and the service part may not be empty."""
+    if resource == "*":
+        return True
+    if resource.count(":") < 5 and "::" in resource:
+        return False
+    parts = resource.split(":")
+    return len(parts) > 2 and parts[2] != ""
+
+
+def _check_resources(statements: list[Mapping[str, Any]]) -> str | None:
+    """IAM's message for the first malformed resource (raised after the presence checks), or None.
+
+    Resources are read as IAM does: every Resource element, then every NotResource element.  Until
+    a malformed one is found, each statement's element must also pass legacy parsing (which fails
+    at once); after one is found, legacy parsing of resources stops.
+    """
+    error: str | None = None
     for key in ("Resource", "NotResource"):
-        for resource in _strings(st, key) or ():
-            if resource != "*" and resource.count(":") < 5 and "::" in resource:
+        for st in statements:
+            resources = _strings(st, key)
+            if resources is None:
+                continue
+            for resource in resources:
+                if error is None:
+                    error = resource_error(resource)
+            if error is None and not all(_legacy_resource(r) for r in resources):
                 _fail(LEGACY)
+    return error
 
 
 _SID = re.compile(r"^[0-9A-Za-z]*$")
@@ -352,10 +399,11 @@ def _check_sids(statements: list[Mapping[str, Any]]) -> None:
 
 
 def _strings(st: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    """An element's strings (``null`` entries of a resource list left out); None when absent."""
     if key not in st:
         return None
     value = st[key]
-    return (value,) if isinstance(value, str) else tuple(value)
+    return (value,) if isinstance(value, str) else tuple(v for v in value if v is not None)
 
 
 def _check_resource_presence(st: Mapping[str, Any], kind: PolicyKind) -> None:
@@ -364,7 +412,7 @@ def _check_resource_presence(st: Mapping[str, Any], kind: PolicyKind) -> None:
         if has:
             _fail(RESOURCE_PROHIBITED)
         return
-    if has and (_strings(st, "Resource") == () or _strings(st, "NotResource") == ()):
+    if has and (st.get("Resource") == [] or st.get("NotResource") == []):
         _fail(NO_RESOURCES)
     if kind is not PolicyKind.RESOURCE and not has:
         _fail(NO_RESOURCES)
@@ -418,27 +466,62 @@ def _check_principal_value(ptype: str, value: str) -> None:
 # --- resources and actions ---------------------------------------------------------------------
 
 
-def _check_resource_format(resource: str) -> None:
+def _padded_partition_message(resource: str) -> str:
+    """IAM names a resource with a bad partition in six parts, missing ones as ``*``."""
+    _, _, rest = resource.partition(":")
+    partition, _, rest = rest.partition(":")
+    tail = rest.split(":")
+    service = tail[0] if tail[0] != "" or len(tail) > 1 else "*"
+    region = tail[1] if len(tail) > 1 else "*"
+    account = tail[2] if len(tail) > 2 else "*"
+    name = ":".join(tail[3:]) if len(tail) > 3 else "*"
+    return f'Partition "{partition}" is not valid for resource "arn:{partition}:{service}:{region}:{account}:{name}".'
+
+
+def resource_error(resource: str) -> str | None:
+    """IAM's message for a Resource / NotResource value it refuses for its shape, or None.
+
+    An ARN may have fewer than six parts: IAM reads the missing ones as ``*`` (its messages show
+    them so), so ``arn:aws:sqs`` is every SQS resource.  The first part is not checked; the
+    partition must be a real one (or ``*``); the service must be named without wildcards; IAM
+    resources carry no Region and a known resource type; S3 bucket and object ARNs carry no Region
+    (access points, Batch Operations jobs, Storage Lens and Access Grants resources do).
+    """
     if resource == "*":
-        return
+        return None
     if ":" not in resource:
-        _fail(f'Resource {resource} must be in ARN format or "*".')
-    parts = resource.split(":", 5)
-    if len(parts) < 6 or parts[0] != "arn":
-        _fail(f'Resource {resource} must be in ARN format or "*".')
-    _, partition, service, region, _account, rest = parts
+        return f'Resource {resource} must be in ARN format or "*".'
+    parts = resource.split(":")
+    partition = parts[1]
     if partition not in PARTITIONS and partition != "*":
-        _fail(f'Partition "{partition}" is not valid for resource "{resource}".')
-    if not service or "*" in service or "?" in service:
-        _fail(VENDOR_REGEX)
+        return _padded_partition_message(resource)
+    if len(parts) < 3:
+        return VENDOR_REGEX
+    service = parts[2]
+    if "*" in service or "?" in service:
+        return VENDOR_REGEX
+    region = parts[3] if len(parts) > 3 else ""
+    name = ":".join(parts[5:]) if len(parts) > 5 else None
     if service == "iam" and region:
-        _fail(f"IAM resource {resource} cannot contain region information.")
-    if service == "s3" and region:
-        _fail(f"Resource {resource} can not contain region information.")
-    if service == "iam" and rest not in ("*", "root") and not rest.startswith(IAM_RESOURCE_PREFIXES):
-        head = rest.split("/", 1)[0]
-        if "*" not in head and "?" not in head and "${" not in head:
-            _fail('IAM resource path must either be "*" or start with ' + ", ".join(IAM_RESOURCE_PREFIXES) + ".")
+        return f"IAM resource {resource} cannot contain region information."
+    if service == "s3" and region and not (name or "").startswith(REGIONAL_S3_RESOURCES):
+        return f"Resource {resource} can not contain region information."
+    if (
+        service == "iam"
+        and name is not None
+        and name not in ("*", "root")
+        and not name.startswith(IAM_RESOURCE_PREFIXES)
+    ):
+        return IAM_PATH.format(prefixes=", ".join(IAM_RESOURCE_PREFIXES))
+    return None
+
+
+def padded_resource(resource: str) -> str:
+    """A resource ARN as IAM matches it: missing trailing parts read as ``*``."""
+    if resource == "*" or not resource.startswith("arn:"):
+        return resource
+    missing = 5 - resource.count(":")
+    return resource + ":*" * missing if missing > 0 else resource
 
 
 _VENDOR = re.compile(r"^[a-zA-Z0-9\-.]+$")
@@ -456,11 +539,6 @@ def _check_action(action: str, kind: PolicyKind) -> None:
         _fail(f"Vendor {parts[0]} is not valid")
     if kind is PolicyKind.TRUST and parts[0].lower() != "sts":
         _fail(TRUST_ACTIONS)
-
-
-def _check_condition_key(key: str) -> None:
-    if ":" not in key:
-        _fail(NO_VENDOR)
 
 
 # --- building the model ------------------------------------------------------------------------
@@ -487,7 +565,8 @@ def _statement(index: int, st: Mapping[str, Any], line: int | None) -> Statement
     conditions: list[ConditionEntry] = []
     for op_name, entries in (st.get("Condition") or {}).items():
         op = parse_operator(op_name)
-        assert op is not None
+        if op is None:
+            continue  # an unknown operator with an empty block (the grammar refuses any other)
         for key, values in entries.items():
             items = values if isinstance(values, list) else [values]
             conditions.append(ConditionEntry(op, key, tuple(condition_value(v) for v in items)))

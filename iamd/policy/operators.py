@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+
+from iamd.policy.dates import parse_aws_date
 
 
 class Family(enum.Enum):
@@ -116,47 +117,15 @@ def parse_operator(text: str) -> Operator | None:
     return Operator(text, base, qualifier, if_exists)
 
 
-_DATE = re.compile(
-    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?)?)?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$"
-)
-_EPOCH = re.compile(r"^\d{1,19}$")
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 
 
 @lru_cache(maxsize=4096)
 def parse_date(text: str) -> float | None:
-    """Epoch seconds from a W3C ISO 8601 date/time (``2024-01-31T12:00:00Z``, ``2024-01``...) or
-    an epoch number (``1706702400``); None if it is neither.  No zone designator means UTC."""
-    text = text.strip()
-    if _EPOCH.match(text):
-        return float(int(text))
-    m = _DATE.match(text)
-    if m is None:
-        return None
-    year, month, day, hour, minute, second, frac, _zulu, sign, tzh, tzm = m.groups()
-    tz: timezone = UTC
-    if sign is not None:
-        offset = timedelta(hours=int(tzh), minutes=int(tzm))
-        if offset >= timedelta(hours=24):
-            return None
-        tz = timezone(offset if sign == "+" else -offset)
-    try:
-        when = datetime(
-            int(year),
-            int(month or 1),
-            int(day or 1),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            tzinfo=tz,
-        )
-    except ValueError:
-        return None
-    stamp = when.timestamp()
-    if frac:
-        stamp += int(frac) / 10 ** len(frac)
-    return stamp
+    """Epoch seconds of a date value as IAM reads it (``iamd.policy.dates``): epoch seconds
+    (``1706702400``) or an ISO 8601 date/time (``2024-01-31T12:00:00Z``, ``2024-01``, ``2024-031``,
+    ``2024-W05-3``...); None if IAM would refuse it.  No zone designator means UTC."""
+    return parse_aws_date(text)
 
 
 @lru_cache(maxsize=4096)

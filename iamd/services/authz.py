@@ -29,8 +29,8 @@ from iamd.policy import (
     EvaluationRequest,
     PolicyKind,
     access_denied_message,
+    authorize,
     compile_policy,
-    evaluate,
     from_core_principal,
 )
 from iamd.services import authz_messages
@@ -212,7 +212,7 @@ class Authorizer:
             resource_policy_required=resource_policy_required,
             now=now,
         )
-        return evaluate(request)
+        return authorize(request)
 
     def _session_policies(self, claims: SessionClaims) -> list[CompiledPolicy]:
         compiled = [

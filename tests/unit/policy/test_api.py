@@ -57,10 +57,32 @@ def test_describe_principal_kinds() -> None:
     assert cn.partition == "aws-cn"
 
 
+def test_a_role_arn_describes_a_session_of_the_role() -> None:
+    """AWS's simulator takes a role as the policy source: the caller is a session of that role."""
+    role = f"arn:aws:iam::{A}:role/team/app"
+    session = describe_principal(role, unique_id="AROAEXAMPLEROLEID0001")
+    assert session.type is PrincipalType.ROLE_SESSION
+    assert (session.arn, session.role_arn, session.name) == (
+        f"arn:aws:sts::{A}:assumed-role/app/iamd-policy-evaluation",
+        role,
+        "app",
+    )
+    context = principal_context(session)
+    assert context["aws:PrincipalArn"] == role
+    assert context["aws:PrincipalType"] == "AssumedRole"
+    assert context["aws:userid"] == "AROAEXAMPLEROLEID0001:iamd-policy-evaluation"
+    named = describe_principal(role, session_name="alice@example.com")
+    assert named.arn == f"arn:aws:sts::{A}:assumed-role/app/alice@example.com"
+    with pytest.raises(ValueError):
+        describe_principal(role, session_name="x")
+    with pytest.raises(ValueError):
+        describe_principal(role, role_arn=f"arn:aws:iam::{A}:role/app")
+
+
 @pytest.mark.parametrize(
     "bad",
     [
-        f"arn:aws:iam::{A}:role/app",
+        f"arn:aws:iam::{A}:role/",
         f"arn:aws:iam::{A}:group/admins",
         f"arn:aws:s3:::{A}",
         "arn:aws:iam::12345:user/x",

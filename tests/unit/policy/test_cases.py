@@ -4,6 +4,8 @@ A case file holds ``defaults`` (request fields shared by its cases) and ``cases`
 ``name``, a ``rule`` (AWS documentation page and section), a ``request`` in the format of
 ``iamd policy evaluate`` (merged over the defaults) and the expected ``decision``, deciding
 ``statements`` (Sid, or ``policy-id[index]``) and, for denials, the policy type that decided.
+Requests are decided as ``iamd policy evaluate`` and the server decide them (``authorize``:
+the evaluation logic plus the service rules of ``iamd.policy.service_rules``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 
 from iamd.cli.policy_cmd import load_request
-from iamd.policy import evaluate
+from iamd.policy import authorize
 
 CASES_DIR = Path(__file__).parent / "cases"
 
@@ -44,7 +46,7 @@ def test_there_are_enough_cases_and_each_cites_a_rule() -> None:
 
 @pytest.mark.parametrize(("name", "case"), CASES, ids=[name for name, _ in CASES])
 def test_case(name: str, case: dict[str, Any]) -> None:
-    decision = evaluate(load_request(case["request"]))
+    decision = authorize(load_request(case["request"]))
     expect = case["expect"]
     got: dict[str, object] = {
         "decision": decision.effect.value,

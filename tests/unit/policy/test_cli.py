@@ -278,3 +278,129 @@ def test_register_and_run_with_another_parser(tmp_path: Path, capsys: pytest.Cap
 def test_load_request_is_usable_directly() -> None:
     request = policy_cmd.load_request({"principal": USER, "action": "s3:GetObject", "resource": "*"})
     assert request.principal.arn == USER and request.identity_policies == []
+
+
+DENY_ALL = {"Version": "2012-10-17", "Statement": [{"Sid": "No", "Effect": "Deny", "Action": "*", "Resource": "*"}]}
+ROLE = f"arn:aws:iam::{A}:role/ops/deployer"
+
+
+def test_get_caller_identity_is_never_denied(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """STS API reference, GetCallerIdentity: no permission is needed, and an explicit deny does not stop it."""
+    request = {"principal": USER, "action": "sts:GetCallerIdentity", "resource": "*", "identity_policies": [DENY_ALL]}
+    code, out, _ = evaluate_file(tmp_path, request, capsys, "--exit-code")
+    assert code == 0
+    assert (out["decision"], out["denied_by"], out["matched_statements"]) == ("Allow", None, [])
+    assert "never denies sts:GetCallerIdentity" in out["explanation"]
+    request["action"] = "sts:GetSessionToken"
+    code, out, _ = evaluate_file(tmp_path, request, capsys, "--exit-code")
+    assert (code, out["decision"]) == (1, "ExplicitDeny")
+
+
+@pytest.mark.parametrize("action", ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"])
+def test_assume_role_needs_the_trust_policy_in_the_same_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    identity = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:*", "Resource": "*"}]}
+    request: dict[str, Any] = {"principal": USER, "action": action, "resource": ROLE, "identity_policies": [identity]}
+    code, out, _ = evaluate_file(tmp_path, request, capsys)
+    assert code == 0
+    assert (out["decision"], out["denied_by"]) == ("ImplicitDeny", "resource")
+    assert out["message"] == (
+        f"User: {USER} is not authorized to perform: {action} on resource: {ROLE} "
+        f"because no resource-based policy allows the {action} action"
+    )
+    # a trust policy (read with the trust grammar: no Resource) that delegates to the account
+    request["resource_policy"] = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "Acct", "Effect": "Allow", "Principal": {"AWS": A}, "Action": action}],
+    }
+    code, out, _ = evaluate_file(tmp_path, request, capsys)
+    assert out["decision"] == "Allow"
+    request["identity_policies"] = []
+    code, out, _ = evaluate_file(tmp_path, request, capsys)
+    assert (out["decision"], out["denied_by"]) == ("ImplicitDeny", "identity")
+
+
+def test_kms_key_actions_need_the_key_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = f"arn:aws:kms:us-east-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    identity = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+    request: dict[str, Any] = {
+        "principal": USER,
+        "action": "kms:Decrypt",
+        "resource": key,
+        "identity_policies": [identity],
+    }
+    _, out, _ = evaluate_file(tmp_path, request, capsys)
+    assert (out["decision"], out["denied_by"]) == ("ImplicitDeny", "resource")
+    request["resource_policy"] = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "EnableIAM", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "kms:*"}
+        ],
+    }
+    _, out, _ = evaluate_file(tmp_path, request, capsys)
+    assert out["decision"] == "Allow"
+    # kms actions without a key (CreateKey on *) are ordinary identity-policy decisions
+    _, out, _ = evaluate_file(
+        tmp_path,
+        {"principal": USER, "action": "kms:CreateKey", "resource": "*", "identity_policies": [identity]},
+        capsys,
+    )
+    assert out["decision"] == "Allow"
+
+
+def test_a_role_arn_is_evaluated_as_a_session_of_the_role(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """AWS's simulator accepts a role as the policy source; iamd evaluates a session of it."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OwnRole",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::b/${aws:PrincipalTag/team}/*",
+                "Condition": {"StringEquals": {"aws:PrincipalArn": ROLE, "aws:PrincipalType": "AssumedRole"}},
+            }
+        ],
+    }
+    request = {
+        "principal": {"arn": ROLE, "tags": {"team": "blue"}, "session_name": "ci-job"},
+        "action": "s3:GetObject",
+        "resource": "arn:aws:s3:::b/blue/k",
+        "identity_policies": [policy],
+    }
+    code, out, _ = evaluate_file(tmp_path, request, capsys, "--show-context")
+    assert (code, out["decision"]) == (0, "Allow")
+    assert out["context"]["aws:PrincipalArn"] == ROLE
+    request["action"] = "s3:PutObject"
+    _, out, _ = evaluate_file(tmp_path, request, capsys)
+    assert out["message"].startswith(
+        f"User: arn:aws:sts::{A}:assumed-role/deployer/ci-job is not authorized to perform: s3:PutObject"
+    )
+    request["principal"] = {"arn": ROLE, "session_name": "x"}
+    code, _, err = evaluate_file(tmp_path, request, capsys)
+    assert code == 2 and err.startswith("iamd policy evaluate: principal.session_name: ")
+
+
+def test_validate_accepts_what_iam_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "execute-api:Invoke",
+                "Resource": ["arn:aws:test%3Aencoded%3Astring", None, f"arn:aws:s3:us-west-2:{A}:accesspoint/ap"],
+                "Condition": {"DateLessThan": {"aws:CurrentTime": "2030-01-01"}, "Foo": {}, "StringEquals": {"a": "b"}},
+            }
+        ],
+    }
+    assert main(["policy", "validate", write(tmp_path, document)]) == 0
+    assert json.loads(capsys.readouterr().out)["valid"] is True
+    empty_scp = write(tmp_path, {"Version": "2012-10-17", "Statement": []}, "scp.json")
+    assert main(["policy", "validate", "--kind", "scp", empty_scp]) == 0
+    capsys.readouterr()
+    assert main(["policy", "validate", empty_scp]) == 2
+    assert json.loads(capsys.readouterr().out)["message"] == "Syntax errors in policy."
+    document["Version"] = "2013-10-17"
+    assert main(["policy", "validate", write(tmp_path, document)]) == 2
+    assert json.loads(capsys.readouterr().out)["message"] == "Syntax errors in policy."
