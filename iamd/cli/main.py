@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamd.cli import policy_cmd
+from iamd.cli import policies_cmd, policy_cmd
 from iamd.core.config import Settings, settings_from_env
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     policy_cmd.register(sub)
+    policies_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     return parser
 
 
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         return accounts_command(args, settings)
     if args.command == "mfa":
         return mfa_command(args, settings)
+    if args.command == "policies":
+        return policies_cmd.run(args, settings)
     return admin_command(args, settings)
 
 

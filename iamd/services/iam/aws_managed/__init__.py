@@ -1,174 +1,108 @@
-"""AWS managed policies: the real documents of a few common ones, seeded into every store.
+"""AWS managed policies: a catalogue of real ones seeded into every store, and imports of more.
 
-Each ``*.json`` file here holds one policy as AWS publishes it (name, path, description,
-default version id, dates and the default version's document).  ``seed`` inserts the missing
-ones under the pseudo-account ``aws`` and refreshes those whose content changed; it is
-idempotent and safe to run from several nodes at once.  Policy ids are derived from the
-name so that every node (and every fresh store) agrees on them.
+``catalogue/*.json`` holds one policy per file in the ``ManagedPolicyDetail`` shape that
+``aws iam get-account-authorization-details`` prints (see ``records``): AWS's own PolicyId,
+path, dates, description and default version document.  The documents, ids and dates come from
+the MAMIP snapshot of 2026-03-07 (github.com/zoph-io/MAMIP, which records ``aws iam
+get-policy-version`` output for every AWS managed policy), the descriptions from iam-floyd's
+generated list (github.com/udondan/iam-floyd).  Newer versions, and any other AWS managed
+policy, come in with ``iamd policies import-aws-managed`` (``importer``).
+
+``seed`` runs at every start-up and after every dev reset, so it is cheap when nothing changed:
+a fingerprint of the catalogue is kept in the settings table, and when it matches and every
+shipped policy is present at its shipped version (or newer) seeding is two small queries.
+Otherwise ``merge`` writes what is missing in a few batched statements; it never moves a
+default version back, so imported newer versions survive re-seeding.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from iamd.core import ids
+from iamd.services.iam.aws_managed.merge import MergeReport, merge
+from iamd.services.iam.aws_managed.records import (
+    AWS_ACCOUNT,
+    AwsManagedPolicy,
+    PolicyVersion,
+    parse_detail,
+    render_document,
+    version_number,
+)
 from iamd.store import tables as t
 
-AWS_ACCOUNT = "aws"
-_DIR = Path(__file__).parent
+__all__ = [
+    "AWS_ACCOUNT",
+    "CATALOGUE_DIR",
+    "AwsManagedPolicy",
+    "PolicyVersion",
+    "fingerprint",
+    "load",
+    "render_document",
+    "seed",
+    "version_number",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class AwsManagedPolicy:
-    name: str
-    path: str
-    description: str
-    default_version: str
-    create_date: float | None
-    update_date: float | None
-    document: str
-
-    @property
-    def version_number(self) -> int:
-        return version_number(self.default_version)
-
-    @property
-    def policy_id(self) -> str:
-        return policy_id(self.name)
-
-    def arn(self, partition: str) -> str:
-        return f"arn:{partition}:iam::{AWS_ACCOUNT}:policy{self.path}{self.name}"
-
-
-def version_number(version_id: str) -> int:
-    """``v12`` -> 12 (``v3.beta`` -> 3)."""
-    return int(version_id[1:].split(".", 1)[0])
-
-
-def policy_id(name: str) -> str:
-    """A stable ANPA… id: the prefix and 17 base32 characters of sha256(name)."""
-    digest = hashlib.sha256(name.encode()).digest()
-    return ids.AWS_POLICY_PREFIX + base64.b32encode(digest).decode()[:17]
-
-
-def _epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def render_document(document: Any) -> str:
-    """The stored text of a shipped document (stable, so nodes compare equal)."""
-    return document if isinstance(document, str) else json.dumps(document, indent=4)
-
-
-def _parse(data: dict[str, Any]) -> AwsManagedPolicy:
-    return AwsManagedPolicy(
-        name=str(data["PolicyName"]),
-        path=str(data.get("Path") or "/"),
-        description=str(data.get("Description") or ""),
-        default_version=str(data.get("DefaultVersionId") or "v1"),
-        create_date=_epoch(data.get("CreateDate")),
-        update_date=_epoch(data.get("UpdateDate")),
-        document=render_document(data["Document"]),
-    )
+CATALOGUE_DIR = Path(__file__).parent / "catalogue"
+FINGERPRINT_KEY = "aws_managed.catalogue"
+_FORMAT = b"iamd aws-managed catalogue 2\n"
 
 
 @functools.cache
+def _read_catalogue() -> tuple[tuple[AwsManagedPolicy, ...], str]:
+    digest = hashlib.sha256(_FORMAT)
+    policies: list[AwsManagedPolicy] = []
+    for path in sorted(CATALOGUE_DIR.glob("*.json")):
+        raw = path.read_bytes()
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        policies.append(parse_detail(json.loads(raw), where=f"catalogue/{path.name}"))
+    return tuple(sorted(policies, key=lambda p: p.name_key)), digest.hexdigest()
+
+
 def load() -> tuple[AwsManagedPolicy, ...]:
     """Every shipped AWS managed policy, sorted by name."""
-    policies = [_parse(json.loads(p.read_text(encoding="utf-8"))) for p in sorted(_DIR.glob("*.json"))]
-    return tuple(sorted(policies, key=lambda p: p.name.lower()))
+    return _read_catalogue()[0]
 
 
-def _insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any]) -> None:
-    """INSERT that silently does nothing when another node inserted the same row first."""
-    name = conn.dialect.name
-    if name == "postgresql":
-        conn.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())
-    elif name == "sqlite":
-        conn.execute(sqlite.insert(table).values(**values).on_conflict_do_nothing())
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        conn.execute(table.insert().values(**values))
+def fingerprint(partition: str) -> str:
+    """Names the shipped catalogue as seeded into a store of ``partition``."""
+    return hashlib.sha256(f"{_read_catalogue()[1]} {partition}".encode()).hexdigest()
 
 
-def seed(conn: Connection, partition: str, now: float) -> None:
-    """Insert missing AWS managed policies and refresh changed ones (idempotent)."""
-    mp, pv = t.managed_policies, t.policy_versions
-    for policy in load():
-        created = policy.create_date if policy.create_date is not None else now
-        updated = policy.update_date if policy.update_date is not None else created
-        arn = policy.arn(partition)
-        number = policy.version_number
-        row = conn.execute(
-            sa.select(mp).where(mp.c.account_id == AWS_ACCOUNT, mp.c.name_key == policy.name.lower())
-        ).first()
-        if row is None:
-            _insert_ignore(
-                conn,
-                mp,
-                {
-                    "id": policy.policy_id,
-                    "account_id": AWS_ACCOUNT,
-                    "name": policy.name,
-                    "name_key": policy.name.lower(),
-                    "path": policy.path,
-                    "arn": arn,
-                    "description": policy.description or None,
-                    "created_at": created,
-                    "updated_at": updated,
-                    "default_version": policy.default_version,
-                    "next_version": number + 1,
-                    "is_attachable": True,
-                },
-            )
-            row = conn.execute(
-                sa.select(mp).where(mp.c.account_id == AWS_ACCOUNT, mp.c.name_key == policy.name.lower())
-            ).one()
-        wanted = {
-            "name": policy.name,
-            "path": policy.path,
-            "arn": arn,
-            "description": policy.description or None,
-            "created_at": created,
-            "updated_at": updated,
-            "default_version": policy.default_version,
-            "next_version": max(int(row.next_version), number + 1),
-        }
-        changed = {k: v for k, v in wanted.items() if getattr(row, k) != v}
-        if changed:
-            conn.execute(mp.update().where(mp.c.id == row.id).values(**changed))
-        version = conn.execute(
-            sa.select(pv).where(pv.c.policy_id == row.id, pv.c.version_id == policy.default_version)
-        ).first()
-        if version is None:
-            _insert_ignore(
-                conn,
-                pv,
-                {
-                    "policy_id": row.id,
-                    "version_id": policy.default_version,
-                    "version_number": number,
-                    "document": policy.document,
-                    "created_at": updated,
-                },
-            )
-        elif version.document != policy.document or version.created_at != updated:
-            conn.execute(
-                pv.update()
-                .where(pv.c.policy_id == row.id, pv.c.version_id == policy.default_version)
-                .values(document=policy.document, created_at=updated, version_number=number)
-            )
-        # AWS shows only the shipped default version of its policies.
-        conn.execute(pv.delete().where(pv.c.policy_id == row.id, pv.c.version_id != policy.default_version))
+def _seeded(conn: Connection, partition: str) -> bool:
+    """Whether this catalogue was merged before and every shipped policy is still there, as new or newer."""
+    st, mp = t.settings, t.managed_policies
+    stored = conn.execute(sa.select(st.c.value).where(st.c.key == FINGERPRINT_KEY)).scalar()
+    if stored != fingerprint(partition):
+        return False
+    defaults = {
+        r.name_key: r.default_version
+        for r in conn.execute(sa.select(mp.c.name_key, mp.c.default_version).where(mp.c.account_id == AWS_ACCOUNT))
+    }
+    return all(p.name_key in defaults and version_number(defaults[p.name_key]) >= p.version_number for p in load())
+
+
+def _remember(conn: Connection, partition: str) -> None:
+    st = t.settings
+    values = {"key": FINGERPRINT_KEY, "value": fingerprint(partition)}
+    if conn.dialect.name == "postgresql":
+        pg_insert = postgresql.insert(st).values(**values)
+        conn.execute(pg_insert.on_conflict_do_update(index_elements=[st.c.key], set_={"value": values["value"]}))
+    else:
+        lite_insert = sqlite.insert(st).values(**values)
+        conn.execute(lite_insert.on_conflict_do_update(index_elements=[st.c.key], set_={"value": values["value"]}))
+
+
+def seed(conn: Connection, partition: str, now: float) -> MergeReport | None:
+    """Bring the shipped AWS managed policies into the store; ``None`` when they already were."""
+    if _seeded(conn, partition):
+        return None
+    report = merge(conn, load(), partition, now)
+    _remember(conn, partition)
+    return report
