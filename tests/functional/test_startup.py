@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -251,3 +252,60 @@ def test_every_file_in_the_data_dir_is_private_whatever_the_umask(tmp_path: Path
         node.stop()
     for path in data.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+# -- serve options reach every worker -------------------------------------------------------------
+
+RP_WARNING = "IAMD_WEBAUTHN_RP_ID is not set"
+ISO_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+
+
+def server_log(server: Server) -> str:
+    return (server.data_dir / f"server-{server.url.rsplit(':', 1)[1]}.log").read_text()
+
+
+def test_flags_reach_every_worker(tmp_path: Path) -> None:
+    """--host given as a flag reaches both workers' console (each warns that it listens beyond
+    loopback without a relying party id); the log format and the access log reach them too."""
+    srv = start_server(
+        tmp_path / "workers",
+        extra_args=["--host", "0.0.0.0", "--workers", "2", "--partition", "aws-cn", "--log-level", "info"],
+    )
+    try:
+        iam = srv.client("iam", region="cn-north-1")
+        for n in range(6):
+            assert iam.create_user(UserName=f"u{n}")["User"]["Arn"].startswith("arn:aws-cn:iam::")
+    finally:
+        srv.stop()
+    text = server_log(srv)
+    assert text.count(RP_WARNING) == 2
+    assert text.count("INFO iamd.access: ") == text.count("action=iam:CreateUser") + text.count("path=/healthz")
+    assert text.count("action=iam:CreateUser") == 6
+    assert "plugin" not in text  # Alembic's "setup plugin ..." lines
+    assert "Running upgrade" in text  # (INFO lines are there)
+    lines = text.splitlines()
+    assert lines and all(ISO_LOG_LINE.match(line) for line in lines), text
+
+
+def test_host_flag_with_one_worker_warns_once_and_access_log_variable_silences(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "one", extra_args=["--host", "0.0.0.0"], extra_env={"IAMD_ACCESS_LOG": "0"})
+    try:
+        srv.client("iam").list_users()
+    finally:
+        srv.stop()
+    text = server_log(srv)
+    assert text.count(RP_WARNING) == 1
+    assert "iamd.access" not in text
+
+
+def test_no_access_log_reaches_every_worker(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "quiet-workers", extra_args=["--workers", "2", "--no-access-log"])
+    try:
+        iam = srv.client("iam")
+        for _ in range(6):
+            iam.list_users()
+    finally:
+        srv.stop()
+    text = server_log(srv)
+    assert "iamd.access" not in text
+    assert RP_WARNING not in text  # 127.0.0.1: loopback
