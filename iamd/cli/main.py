@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _store_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    """The global options; every command takes them before or after its name."""
+    """The global options; every command that opens the store takes them before or after its name."""
     default: Any = argparse.SUPPRESS if suppress else None
     parser.add_argument("--data-dir", type=Path, default=default, help="data directory (env IAMD_DATA_DIR)")
     parser.add_argument(

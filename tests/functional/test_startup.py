@@ -309,3 +309,30 @@ def test_no_access_log_reaches_every_worker(tmp_path: Path) -> None:
     text = server_log(srv)
     assert "iamd.access" not in text
     assert RP_WARNING not in text  # 127.0.0.1: loopback
+
+
+@pytest.mark.slow
+def test_token_key_rotations_at_once_leave_one_primary_key(pg_url: str, tmp_path: Path) -> None:
+    env = {"IAMD_MASTER_KEY": new_key_text(), "IAMD_LOG_LEVEL": "warning"}
+    with postgres_database() as url:
+        store = ["--data-dir", str(tmp_path), "--database-url", url]
+        assert run_cli(*store, "accounts", "list", env=env).returncode == 0  # a migrated store with its first key
+        rotations = [
+            subprocess.Popen(
+                [sys.executable, "-m", "iamd", *store, "keys", "rotate"],
+                env={**os.environ, **env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(NODES)
+        ]
+        outputs = [proc.communicate(timeout=120) for proc in rotations]
+        assert [proc.returncode for proc in rotations] == [0] * NODES, outputs
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                keys = conn.execute(sa.select(t.token_keys.c.id, t.token_keys.c.is_primary)).all()
+        finally:
+            engine.dispose()
+        assert len(keys) == NODES + 1
+        assert sum(bool(k.is_primary) for k in keys) == 1
