@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamd.cli import policies_cmd, policy_cmd
-from iamd.core.config import Settings, settings_from_env
+from iamd.cli import logs, policies_cmd, policy_cmd
+from iamd.cli.logs import LOG_LEVELS
+from iamd.core.config import Settings, settings_from_env, settings_to_env
 
 if TYPE_CHECKING:
     from iamd.services.runtime import Runtime
 
 
 def _store_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The global options; every command that opens the store takes them before or after its name."""
     default: Any = argparse.SUPPRESS if suppress else None
     parser.add_argument("--data-dir", type=Path, default=default, help="data directory (env IAMD_DATA_DIR)")
     parser.add_argument(
@@ -25,61 +28,90 @@ def _store_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         default=default,
         help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db (env IAMD_DATABASE_URL); default: SQLite in DIR",
     )
+    parser.add_argument(
+        "--log-level", default=default, choices=LOG_LEVELS, help="log threshold (env IAMD_LOG_LEVEL, default info)"
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("iamd")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _command(sub: Any, name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A (sub)command that also takes the global options after its name."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=description or help_text)
+    _store_options(parser, suppress=True)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iamd", description="Self-hosted AWS-compatible IAM and STS.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _store_options(parser, suppress=False)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the server")
-    _store_options(serve, suppress=True)
+    serve = _command(sub, "serve", "run the server")
     serve.add_argument("--host", default=None, help="listen address (env IAMD_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="listen port (env IAMD_PORT, default 8080)")
     serve.add_argument("--workers", type=int, default=None, help="worker processes (env IAMD_WORKERS, default 1)")
     serve.add_argument("--dev", action="store_true", default=None, help="enable POST /_iamd/reset (env IAMD_DEV)")
-    serve.add_argument("--partition", choices=("aws", "aws-cn", "aws-us-gov"), default=None)
-    serve.add_argument("--region", default=None, help="default region (env IAMD_REGION)")
-    serve.add_argument("--log-level", default=None, choices=("debug", "info", "warning", "error"))
-    serve.add_argument("--tls-cert", type=Path, default=None, help="serve HTTPS with this PEM certificate chain")
-    serve.add_argument("--tls-key", type=Path, default=None, help="the PEM private key of --tls-cert")
+    serve.add_argument(
+        "--partition",
+        choices=("aws", "aws-cn", "aws-us-gov"),
+        default=None,
+        help="the partition of every ARN (env IAMD_PARTITION, default aws)",
+    )
+    serve.add_argument("--region", default=None, help="default region (env IAMD_REGION, default us-east-1)")
+    serve.add_argument(
+        "--tls-cert", type=Path, default=None, help="serve HTTPS with this PEM certificate chain (env IAMD_TLS_CERT)"
+    )
+    serve.add_argument(
+        "--tls-key", type=Path, default=None, help="the PEM private key of --tls-cert (env IAMD_TLS_KEY)"
+    )
     serve.add_argument(
         "--forwarded-allow-ips",
         default=None,
-        help="reverse proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated; default none)",
+        help="reverse proxies whose X-Forwarded-For/-Proto headers are trusted "
+        "(comma-separated; env IAMD_FORWARDED_ALLOW_IPS; default none)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one line per request on the iamd.access logger (env IAMD_ACCESS_LOG=1/0; default on)",
     )
 
-    acc = sub.add_parser("accounts", help="manage accounts")
-    _store_options(acc, suppress=True)
-    acc_sub = acc.add_subparsers(dest="accounts_command", required=True)
-    create = acc_sub.add_parser("create", help="create an account and print its root access key as JSON")
-    create.add_argument("--account-id", default=None)
-    create.add_argument("--name", default=None)
-    acc_sub.add_parser("list", help="list accounts as JSON")
-    root_login = acc_sub.add_parser(
-        "set-root-login", help="set the root user's console email and password (the password is read from stdin)"
+    acc = _command(sub, "accounts", "manage accounts")
+    acc_sub = acc.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
+    create = _command(acc_sub, "create", "create an account and print its root access key as JSON")
+    create.add_argument("--account-id", default=None, help="the 12-digit account id (default: a random one)")
+    create.add_argument("--name", default=None, help="the account's name (default: account-ID)")
+    _command(acc_sub, "list", "list accounts as JSON")
+    root_login = _command(
+        acc_sub, "set-root-login", "set the root user's console email and password (the password is read from stdin)"
     )
-    root_login.add_argument("account_id")
-    root_login.add_argument("--email", required=True)
+    root_login.add_argument("account_id", help="the account whose root user signs in")
+    root_login.add_argument("--email", required=True, help="the root user's sign-in email address")
 
-    keys = sub.add_parser("keys", help="session token keys")
-    _store_options(keys, suppress=True)
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    keys_sub.add_parser("rotate", help="make a new primary token key (older tokens stay valid until they expire)")
+    keys = _command(sub, "keys", "session token keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    _command(keys_sub, "rotate", "make a new primary token key (older tokens stay valid until they expire)")
 
-    roles = sub.add_parser("roles", help="role operations for operators")
-    _store_options(roles, suppress=True)
-    roles_sub = roles.add_subparsers(dest="roles_command", required=True)
-    revoke = roles_sub.add_parser("revoke-sessions", help="deny all sessions of a role issued before now")
-    revoke.add_argument("role_name")
+    roles = _command(sub, "roles", "role operations for operators")
+    roles_sub = roles.add_subparsers(dest="roles_command", required=True, metavar="ACTION")
+    revoke = _command(roles_sub, "revoke-sessions", "deny all sessions of a role issued before now")
+    revoke.add_argument("role_name", help="the role's name")
     revoke.add_argument("--account-id", default=None, help="the role's account (default: the default account)")
 
-    mfa_parser = sub.add_parser("mfa", help="MFA devices for operators")
-    _store_options(mfa_parser, suppress=True)
-    mfa_sub = mfa_parser.add_subparsers(dest="mfa_command", required=True)
-    imp = mfa_sub.add_parser(
+    mfa_parser = _command(sub, "mfa", "MFA devices for operators")
+    mfa_sub = mfa_parser.add_subparsers(dest="mfa_command", required=True, metavar="ACTION")
+    imp = _command(
+        mfa_sub,
         "import-tokens",
-        help="import hardware TOTP tokens from a vendor's PSKC (RFC 6030) seed file",
+        "import hardware TOTP tokens from a vendor's PSKC (RFC 6030) seed file",
         description="Import hardware TOTP tokens; users then enable them with EnableMFADevice by serial number. "
         "Encrypted files: the password or the pre-shared key (hex) is read from the named environment "
         "variable, or else from the first line of standard input.",
@@ -117,7 +149,13 @@ def _settings(args: argparse.Namespace) -> Settings:
         tls_cert=getattr(args, "tls_cert", None),
         tls_key=getattr(args, "tls_key", None),
         forwarded_allow_ips=getattr(args, "forwarded_allow_ips", None),
+        access_log=getattr(args, "access_log", None),
     )
+
+
+def iso_time(epoch: float) -> str:
+    """Times in CLI output: ISO 8601, UTC, whole seconds (``2026-01-31T12:00:00Z``)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"iamd: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.access_log)
     if settings.data_dir is None and settings.database_url is None:
         print("iamd: give --data-dir (or IAMD_DATA_DIR) or --database-url", file=sys.stderr)
         return 2
@@ -157,7 +195,8 @@ def serve(settings: Settings) -> int:
     except ConfigError as exc:
         print(f"iamd: {exc}", file=sys.stderr)
         return 2
-    _export_settings(settings)
+    # uvicorn's app factory reads the settings from the environment, in every worker process
+    os.environ.update(settings_to_env(settings))
     os.environ["IAMD_STORE_PREPARED"] = "1"
     proxies = settings.forwarded_allow_ips
     uvicorn.run(
@@ -167,7 +206,8 @@ def serve(settings: Settings) -> int:
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
         log_level=settings.log_level,
-        access_log=False,
+        log_config=logs.logging_config(settings.log_level, settings.access_log),
+        access_log=False,  # iamd.access replaces uvicorn's access log
         server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
@@ -177,21 +217,6 @@ def serve(settings: Settings) -> int:
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
     return 0
-
-
-def _export_settings(settings: Settings) -> None:
-    """Workers are separate processes: hand them the settings through IAMD_* variables."""
-    values = {
-        "IAMD_DATA_DIR": str(settings.data_dir.resolve()) if settings.data_dir else None,
-        "IAMD_DATABASE_URL": settings.database_url,
-        "IAMD_PARTITION": settings.partition,
-        "IAMD_REGION": settings.region,
-        "IAMD_DEV": "1" if settings.dev else "0",
-        "IAMD_LOG_LEVEL": settings.log_level,
-    }
-    for key, value in values.items():
-        if value is not None:
-            os.environ[key] = value
 
 
 def accounts_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -219,7 +244,10 @@ def accounts_command(args: argparse.Namespace, settings: Settings) -> int:
             return _set_root_login(runtime, args.account_id, args.email)
         else:
             with runtime.db.read() as conn:
-                print(json.dumps(accounts.list_accounts(conn), indent=2))
+                listed = accounts.list_accounts(conn)
+            for row in listed:
+                row["CreatedAt"] = iso_time(float(str(row["CreatedAt"])))
+            print(json.dumps(listed, indent=2))
     finally:
         runtime.close()
     return 0
@@ -249,13 +277,15 @@ def admin_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"iamd: {exc}", file=sys.stderr)
         return 2
     try:
-        with runtime.db.write() as conn:
-            if args.command == "keys":
+        if args.command == "keys":
+            # under the start-up lock: two rotations at once still leave exactly one primary key
+            with runtime.db.startup_lock(), runtime.db.write() as conn:
                 key_id = admin.rotate_token_keys(conn, runtime.box, runtime.clock)
-                print(json.dumps({"PrimaryKeyId": key_id}))
-            else:
+            print(json.dumps({"PrimaryKeyId": key_id}))
+        else:
+            with runtime.db.write() as conn:
                 result = admin.revoke_role_sessions(conn, runtime.clock, args.account_id, args.role_name)
-                print(json.dumps(result))
+            print(json.dumps(result))
     except admin.AdminError as exc:
         print(f"iamd: {exc}", file=sys.stderr)
         return 1

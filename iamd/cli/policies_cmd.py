@@ -32,6 +32,7 @@ def register(subparsers: Any, store_options: Callable[[argparse.ArgumentParser],
         "visible and attachable in every account. Newer versions replace the default version; a "
         "default version is never moved back. Customer managed policies in the file are refused.",
     )
+    store_options(imp)
     imp.add_argument("file", help="the JSON file, or - for standard input")
     imp.add_argument(
         "--only-attachable", action="store_true", help="skip the policies the file marks IsAttachable: false"

@@ -381,7 +381,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     ev.set_defaults(policy_handler=cmd_evaluate)
     va = sub.add_parser("validate", help="check a policy document with IAM's error messages")
     va.add_argument("file", help="policy document, or - for standard input")
-    va.add_argument("--kind", choices=sorted(VALIDATE_KINDS), default=PolicyKind.MANAGED.value)
+    va.add_argument(
+        "--kind",
+        choices=sorted(VALIDATE_KINDS),
+        default=PolicyKind.MANAGED.value,
+        help="which kind of policy the document is (default: managed); sets the size limit and the rules",
+    )
     va.add_argument("--entity", default="", help="entity name for inline-policy size messages")
     va.set_defaults(policy_handler=cmd_validate)
     return policy  # type: ignore[no-any-return]

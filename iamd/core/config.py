@@ -55,6 +55,8 @@ class Settings:
     tls_key: Path | None = None
     forwarded_allow_ips: str | None = None
     """Reverse proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated)."""
+    access_log: bool = True
+    """One line per request on the ``iamd.access`` logger (off: --no-access-log, IAMD_ACCESS_LOG=0)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -87,6 +89,18 @@ def env_bool(name: str) -> bool:
     return (env(name, "") or "").lower() in ("1", "true", "yes", "on")
 
 
+def env_switch(name: str, default: bool) -> bool:
+    """A boolean variable that may switch a default off; anything but the usual spellings is an error."""
+    value = (env(name, "") or "").lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (or true/false, yes/no, on/off), not {value!r}")
+
+
 def settings_from_env(**overrides: object) -> Settings:
     """Settings from IAMD_* variables; explicit (non-None) overrides win."""
     data_dir = env("IAMD_DATA_DIR")
@@ -117,6 +131,7 @@ def settings_from_env(**overrides: object) -> Settings:
         "tls_cert": Path(p) if (p := env("IAMD_TLS_CERT")) else None,
         "tls_key": Path(p) if (p := env("IAMD_TLS_KEY")) else None,
         "forwarded_allow_ips": env("IAMD_FORWARDED_ALLOW_IPS"),
+        "access_log": env_switch("IAMD_ACCESS_LOG", True),
     }
     if principals:
         values["service_linked_principals"] = tuple(p.strip() for p in principals.split(",") if p.strip())
@@ -124,3 +139,53 @@ def settings_from_env(**overrides: object) -> Settings:
         if value is not None:
             values[key] = value
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def settings_to_env(s: Settings) -> dict[str, str]:
+    """The IAMD_* variables from which ``settings_from_env`` rebuilds ``s``.
+
+    ``iamd serve`` exports them before uvicorn starts: its app factory, in every worker process,
+    reads its settings from the environment, so an option given as a flag reaches each worker.
+    """
+
+    def text(value: object) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, Path):
+            return str(value.resolve())
+        if isinstance(value, tuple):
+            return ",".join(value)
+        return str(value)
+
+    values = {
+        "IAMD_DATA_DIR": s.data_dir,
+        "IAMD_DATABASE_URL": s.database_url,
+        "IAMD_HOST": s.host,
+        "IAMD_PORT": s.port,
+        "IAMD_WORKERS": s.workers,
+        "IAMD_DEV": s.dev,
+        "IAMD_PARTITION": s.partition,
+        "IAMD_REGION": s.region,
+        "IAMD_ACCOUNT_ID": s.bootstrap_account_id,
+        "IAMD_ROOT_ACCESS_KEY_ID": s.bootstrap_root_access_key_id,
+        "IAMD_ROOT_SECRET_ACCESS_KEY": s.bootstrap_root_secret_access_key,
+        "IAMD_MASTER_KEY": s.master_key,
+        "IAMD_MASTER_KEY_FILE": s.master_key_file,
+        "IAMD_CACHE_REFRESH_SECONDS": repr(s.cache_refresh_seconds),
+        "IAMD_SERVICE_LINKED_PRINCIPALS": s.service_linked_principals,
+        "IAMD_LOG_LEVEL": s.log_level,
+        "IAMD_ENCODED_AUTHORIZATION_MESSAGES": s.encoded_authorization_messages,
+        "IAMD_CONSOLE_SESSION_SECONDS": s.console_session_seconds,
+        "IAMD_WEBAUTHN_RP_ID": s.webauthn_rp_id,
+        "IAMD_WEBAUTHN_ORIGINS": s.webauthn_origins or None,
+        "IAMD_WEBAUTHN_USER_VERIFICATION": s.webauthn_user_verification,
+        "IAMD_WEBAUTHN_ATTESTATION": s.webauthn_attestation,
+        "IAMD_WEBAUTHN_TRUST_STORE": s.webauthn_trust_store,
+        "IAMD_TLS_CERT": s.tls_cert,
+        "IAMD_TLS_KEY": s.tls_key,
+        "IAMD_FORWARDED_ALLOW_IPS": s.forwarded_allow_ips,
+        "IAMD_ACCESS_LOG": s.access_log,
+    }
+    return {name: v for name, value in values.items() if (v := text(value)) is not None}

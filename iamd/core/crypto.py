@@ -16,6 +16,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from iamd.core.private_files import create_private_file
+
 _VERSION = 1
 KEY_BYTES = 32
 
@@ -78,18 +80,28 @@ def new_key_text() -> str:
     return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
 
 
-def load_or_create_key_file(path: Path) -> bytes:
-    if path.exists():
-        return decode_key(path.read_text())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def read_key_file(path: Path) -> bytes | None:
+    """The master key held in ``path``; None when there is no such file."""
     try:
-        os.write(fd, (new_key_text() + "\n").encode())
-    except FileExistsError:
-        pass
-    finally:
-        os.close(fd)
-    return decode_key(path.read_text())
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return decode_key(text)
+
+
+def create_key_file(path: Path) -> bytes:
+    """Write a new random master key to ``path`` (0600) and return it.
+
+    When another process created the file first, its key is returned instead: every process that
+    races here ends up with the same key, and none ever reads a partly written file.
+    """
+    text = new_key_text()
+    if create_private_file(path, (text + "\n").encode()):
+        return decode_key(text)
+    key = read_key_file(path)
+    if key is None:  # pragma: no cover - created and then removed by someone else
+        raise MasterKeyError(f"{path} vanished while it was being created")
+    return key
 
 
 def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:

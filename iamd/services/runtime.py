@@ -15,7 +15,8 @@ from iamd.auth.session_tokens import TokenCache
 from iamd.auth.sigv4 import SigV4Verifier
 from iamd.core.clock import Clock, SystemClock
 from iamd.core.config import Settings
-from iamd.core.crypto import MasterKeyError, SecretBox, decode_key, load_or_create_key_file
+from iamd.core.crypto import MasterKeyError, SecretBox, create_key_file, decode_key, read_key_file
+from iamd.core.private_files import ensure_private_dir
 from iamd.services import accounts, token_keys
 from iamd.services.authz import Authorizer
 from iamd.services.iam import aws_managed
@@ -23,37 +24,35 @@ from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicy
 from iamd.services.registry import Operation, load_all
 from iamd.store import tables as t
 from iamd.store.cache import GenerationWatcher
-from iamd.store.db import Database
+from iamd.store.db import Database, insert_ignore
 
 log = logging.getLogger("iamd")
 
+MASTER_KEY_FILE = "master.key"
 _KEY_CHECK = "master_key_check"
 _KEY_CHECK_PLAINTEXT = b"iamd master key check"
+_KEY_CHECK_QUERY = sa.select(t.settings.c.value).where(t.settings.c.key == _KEY_CHECK)
 
 
 class ConfigError(Exception):
     """The node cannot start with these settings; the message says what to change."""
 
 
-def load_master_key(settings: Settings) -> bytes:
-    if settings.master_key:
-        return decode_key(settings.master_key)
-    if settings.master_key_file:
-        return decode_key(settings.master_key_file.read_text())
-    if settings.data_dir is not None:
-        return load_or_create_key_file(settings.data_dir / "master.key")
-    raise ConfigError("no master key: set IAMD_MASTER_KEY or IAMD_MASTER_KEY_FILE, or give --data-dir")
-
-
 class Runtime:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        try:
-            self.box = SecretBox(load_master_key(settings))
-        except MasterKeyError as exc:
-            raise ConfigError(str(exc)) from exc
+        if settings.data_dir is not None:
+            ensure_private_dir(settings.data_dir)
         self.db = Database(settings.effective_database_url)
+        try:
+            self.box = SecretBox(self._master_key())
+        except MasterKeyError as exc:
+            self.db.dispose()
+            raise ConfigError(str(exc)) from exc
+        except BaseException:
+            self.db.dispose()
+            raise
         self.resolver = CredentialResolver(self.db, self.box, settings.partition)
         self.watcher = GenerationWatcher(self.db, self.clock, settings.cache_refresh_seconds)
         self.watcher.subscribe(self.resolver.clear)
@@ -74,26 +73,62 @@ class Runtime:
         self.watcher.subscribe(self.token_keys.clear)
         self.token_cache = TokenCache()
 
+    # -- the master key ---------------------------------------------------------------------------
+
+    def _master_key(self) -> bytes:
+        """IAMD_MASTER_KEY, else IAMD_MASTER_KEY_FILE, else DIR/master.key (made only for a new database)."""
+        s = self.settings
+        if s.master_key:
+            try:
+                return decode_key(s.master_key)
+            except MasterKeyError as exc:
+                raise ConfigError(f"IAMD_MASTER_KEY: {exc}") from exc
+        if s.master_key_file:
+            key = _read_key_file(s.master_key_file, "(IAMD_MASTER_KEY_FILE) ")
+            if key is None:
+                raise ConfigError(
+                    f"the master key file (IAMD_MASTER_KEY_FILE) {s.master_key_file} does not exist: "
+                    "point IAMD_MASTER_KEY_FILE at the file holding this database's master key"
+                )
+            return key
+        if s.data_dir is None:
+            raise ConfigError("no master key: set IAMD_MASTER_KEY or IAMD_MASTER_KEY_FILE, or give --data-dir")
+        path = s.data_dir / MASTER_KEY_FILE
+        return _read_key_file(path) or self._first_start_key(path)
+
+    def _first_start_key(self, path: Path) -> bytes:
+        """Create DIR/master.key, but only for a database that holds no secrets yet."""
+        with self.db.startup_lock():
+            key = _read_key_file(path)  # another node on this data dir made it while we waited
+            if key is not None:
+                return key
+            self.db.upgrade_schema()
+            with self.db.side_write() as conn:
+                if conn.execute(_KEY_CHECK_QUERY).first() is not None:
+                    raise ConfigError(
+                        f"{path} is missing, but the database {self.db.display_url} already holds secrets "
+                        "encrypted under a master key. Restore master.key from your backup into the data "
+                        "directory, or give that key with IAMD_MASTER_KEY or IAMD_MASTER_KEY_FILE. iamd does not "
+                        "make a new key for an existing database: it could not read the secrets stored there"
+                    )
+                key = create_key_file(path)
+                _check_master_key(conn, SecretBox(key))
+        log.info("new database: created its master key in %s (back it up apart from the database)", path)
+        return key
+
     # -- start-up -------------------------------------------------------------------------------
 
     def prepare_store(self) -> None:
-        """Migrate the schema and check that the master key opens this database."""
-        self.db.migrate()
-        with self.db.write() as conn:
-            row = conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == _KEY_CHECK)).first()
-            if row is None:
-                blob = base64.b64encode(self.box.encrypt(_KEY_CHECK_PLAINTEXT)).decode()
-                conn.execute(t.settings.insert().values(key=_KEY_CHECK, value=blob))
-            else:
-                try:
-                    self.box.decrypt(base64.b64decode(row.value))
-                except MasterKeyError as exc:
-                    raise ConfigError(
-                        "the master key does not open this database's secrets: "
-                        "start with the master key the database was created with"
-                    ) from exc
-            aws_managed.seed(conn, self.settings.partition, self.clock.time())
-            token_keys.ensure_primary_key(conn, self.box, self.clock)
+        """Migrate the schema, check that the master key opens this database, seed what every store holds.
+
+        Under the start-up lock: any number of nodes may run this at once on a new database.
+        """
+        with self.db.startup_lock():
+            self.db.upgrade_schema()
+            with self.db.write() as conn:
+                _check_master_key(conn, self.box)
+                aws_managed.seed(conn, self.settings.partition, self.clock.time())
+                token_keys.ensure_primary_key(conn, self.box, self.clock)
 
     def bootstrap(self) -> accounts.RootCredentials | None:
         """Create the default account on an empty store; return its root key if it was generated."""
@@ -104,28 +139,29 @@ class Runtime:
                 "cannot write root-credentials.json without --data-dir: "
                 "set IAMD_ROOT_ACCESS_KEY_ID and IAMD_ROOT_SECRET_ACCESS_KEY"
             )
-        with self.db.write() as conn:
-            if accounts.has_default_account(conn):
-                return None
-            try:
-                creds = accounts.create_account(
-                    conn,
-                    self.box,
-                    self.clock,
-                    account_id=s.bootstrap_account_id,
-                    name="default",
-                    root_access_key_id=s.bootstrap_root_access_key_id,
-                    root_secret_access_key=s.bootstrap_root_secret_access_key,
-                    is_default=True,
-                )
-            except accounts.AccountError as exc:
-                raise ConfigError(f"cannot create the default account: {exc}") from exc
-        if generated and s.data_dir is not None:
-            path = s.data_dir / "root-credentials.json"
-            accounts.write_credentials_file(path, creds)
-            log.info("default account %s created; its root access key is in %s", creds.account_id, path)
-        else:
-            log.info("default account %s created with the root access key from the environment", creds.account_id)
+        with self.db.startup_lock():  # one default account, however many nodes start at once
+            with self.db.write() as conn:
+                if accounts.has_default_account(conn):
+                    return None
+                try:
+                    creds = accounts.create_account(
+                        conn,
+                        self.box,
+                        self.clock,
+                        account_id=s.bootstrap_account_id,
+                        name="default",
+                        root_access_key_id=s.bootstrap_root_access_key_id,
+                        root_secret_access_key=s.bootstrap_root_secret_access_key,
+                        is_default=True,
+                    )
+                except accounts.AccountError as exc:
+                    raise ConfigError(f"cannot create the default account: {exc}") from exc
+            if generated and s.data_dir is not None:
+                path = s.data_dir / "root-credentials.json"
+                accounts.write_credentials_file(path, creds)
+                log.info("default account %s created; its root access key is in %s", creds.account_id, path)
+            else:
+                log.info("default account %s created with the root access key from the environment", creds.account_id)
         self.watcher.invalidate()
         return creds
 
@@ -145,6 +181,29 @@ class Runtime:
     @property
     def credentials_path(self) -> Path | None:
         return self.settings.data_dir / "root-credentials.json" if self.settings.data_dir else None
+
+
+def _read_key_file(path: Path, setting: str = "") -> bytes | None:
+    try:
+        return read_key_file(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the master key file {setting}{path}: {exc.strerror or exc}") from exc
+    except MasterKeyError as exc:
+        raise ConfigError(f"the master key file {setting}{path} is damaged: {exc}") from exc
+
+
+def _check_master_key(conn: sa.Connection, box: SecretBox) -> None:
+    """Record a check value on a new database; refuse a master key that does not open it."""
+    blob = base64.b64encode(box.encrypt(_KEY_CHECK_PLAINTEXT)).decode()
+    insert_ignore(conn, t.settings, {"key": _KEY_CHECK, "value": blob})
+    stored = conn.execute(_KEY_CHECK_QUERY).scalar_one()
+    try:
+        box.decrypt(base64.b64decode(stored))
+    except MasterKeyError as exc:
+        raise ConfigError(
+            "the master key does not open this database's secrets: "
+            "start with the master key the database was created with"
+        ) from exc
 
 
 class KeyUsageRecorder:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,22 +23,29 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from iamd.core.errors import AwsError, ConcurrentModification, ServiceUnavailable
+from iamd.core.private_files import ensure_private_dir, open_private, touch_private
 from iamd.store import tables
 
 log = logging.getLogger(__name__)
 
 GENERATION_ROW = 1
+STARTUP_LOCK_KEY = 726574
+"""PostgreSQL advisory lock key of ``Database.startup_lock``."""
 
 
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = sa.make_url(url)
+        self.display_url = self.url.render_as_string(hide_password=True)
+        """The URL without its password, for messages."""
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
             path = self.url.database
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # SQLite gives the -wal and -shm files the database file's mode: create it 0600.
+                ensure_private_dir(Path(path).parent)
+                touch_private(Path(path))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             kwargs["pool_size"] = 8
             kwargs["max_overflow"] = 8
@@ -107,33 +115,44 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (safe when several processes start at once)."""
+        with self.startup_lock():
+            self.upgrade_schema()
+
+    def upgrade_schema(self) -> None:
+        """Bring the schema to the newest revision; the caller holds ``startup_lock()``."""
         from alembic import command
 
-        with self._migration_lock(), self.engine.begin() as conn:
-            cfg = alembic_config(conn)
-            command.upgrade(cfg, "head")
+        with self.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
 
     @contextlib.contextmanager
-    def _migration_lock(self) -> Iterator[None]:
+    def startup_lock(self) -> Iterator[None]:
+        """Serialise first-start work across every process on this database.
+
+        A file lock beside an SQLite database, a session advisory lock on PostgreSQL.  Everything a
+        first start inserts (schema, master key check, AWS managed policies, token key, default
+        account) is checked and written under it, so any number of nodes may start at once.  Not
+        re-entrant: take it once.
+        """
         if self.is_sqlite:
             path = self.url.database
             if not path or path == ":memory:":
                 yield
                 return
-            with open(f"{path}.migrate-lock", "a+") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(fh, fcntl.LOCK_UN)
+            fd = open_private(Path(f"{path}.migrate-lock"))
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing the descriptor releases the lock
         else:
             with self.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT pg_advisory_lock(726574)")
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({STARTUP_LOCK_KEY})")
                 conn.commit()
                 try:
                     yield
                 finally:
-                    conn.exec_driver_sql("SELECT pg_advisory_unlock(726574)")
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({STARTUP_LOCK_KEY})")
                     conn.commit()
 
     def wipe(self) -> None:

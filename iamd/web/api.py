@@ -19,6 +19,7 @@ from iamd.core.errors import (
 from iamd.core.http import HttpRequest
 from iamd.services.dispatch import dispatch, request_context
 from iamd.services.runtime import Runtime
+from iamd.web.access_log import AccessRecord
 from iamd.web.protocol.form import MAX_BODY, merge_params, parse_form
 from iamd.web.protocol.model import ServiceSpec, load_service
 from iamd.web.protocol.query_parser import parse_action, parse_input
@@ -37,12 +38,15 @@ class ApiHandler:
         self.runtime = runtime
         self.specs: dict[str, ServiceSpec] = {name: load_service(name) for name in SERVICES}
 
-    def handle(self, request: HttpRequest) -> Response:
-        request_id = ids.request_id()
+    def handle(self, request: HttpRequest, record: AccessRecord | None = None) -> Response:
+        """Answer one API request; ``record`` gathers what the access log says about it."""
+        record = record or AccessRecord(request.source_ip, request.method, request.path)
+        request_id = record.request_id = ids.request_id()
         seen: list[ServiceSpec] = []
         try:
-            return _xml(200, self._handle(request, request_id, seen), request_id)
+            return _xml(200, self._handle(request, request_id, seen, record), request_id)
         except AwsError as err:
+            record.error_code = err.code
             namespace = seen[0].xml_namespace if seen else None
             return _xml(err.status, serialize_error(err, request_id, xml_namespace=namespace), request_id)
         except Exception:
@@ -50,12 +54,12 @@ class ApiHandler:
             failure = InternalFailure()
             return _xml(failure.status, serialize_error(failure, request_id), request_id)
 
-    def _handle(self, request: HttpRequest, request_id: str, seen: list[ServiceSpec]) -> bytes:
+    def _handle(self, request: HttpRequest, request_id: str, seen: list[ServiceSpec], record: AccessRecord) -> bytes:
         rt = self.runtime
         if len(request.body) > MAX_BODY:
             raise RequestEntityTooLarge()
         params = _request_params(request)
-        action = parse_action(params)
+        action = record.action = parse_action(params)
         rt.watcher.refresh_if_due()
 
         info = rt.verifier.parse(request, params)
@@ -63,7 +67,7 @@ class ApiHandler:
             if action in UNSIGNED_STS_ACTIONS:
                 raise NotImplementedOperation(f"iamd does not implement sts:{action} yet")
             raise MissingAuthenticationToken()
-        service = info.service
+        service = record.service = info.service
         if service not in self.specs:
             raise SignatureDoesNotMatch("Credential should be scoped to correct service: 'iam'. ")
         spec = self.specs[service]
@@ -81,11 +85,13 @@ class ApiHandler:
             rt.verifier.verify(request, info, resolved.secret_access_key)
             caller = resolved.principal
 
+        record.principal = caller.arn
         if action not in spec.operations:
             raise InvalidAction(f"Could not find operation {action} for version {spec.api_version}")
         if (service, action) not in rt.operations:
             raise NotImplementedOperation(f"iamd does not implement {service}:{action} yet")
         inputs = parse_input(spec, action, params)
+        record.dispatched = True
         result = dispatch(
             rt,
             service,

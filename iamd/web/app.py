@@ -14,6 +14,7 @@ from iamd.core.errors import RequestEntityTooLarge
 from iamd.core.http import HttpRequest
 from iamd.services.console import sessions as console_sessions
 from iamd.services.runtime import Runtime
+from iamd.web.access_log import AccessLog, AccessRecord
 from iamd.web.api import ApiHandler
 from iamd.web.console.handler import ConsoleHandler
 from iamd.web.protocol.form import MAX_BODY
@@ -37,6 +38,7 @@ class IamdApp:
         self.runtime = runtime or Runtime(settings)
         self.api = ApiHandler(self.runtime)
         self.console = ConsoleHandler(self.runtime)
+        self.access_log = AccessLog(settings.access_log)
         self.ready = False
         self._prepare = prepare
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="iamd")
@@ -45,7 +47,7 @@ class IamdApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self._logged_http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -103,7 +105,22 @@ class IamdApp:
 
     # -- HTTP ------------------------------------------------------------------------------------
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _logged_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request and write its access log line once the response is sent."""
+        client = scope.get("client")
+        record = AccessRecord(client[0] if client else "", scope["method"], scope["path"])
+
+        async def send_noting_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = int(message["status"])
+            await send(message)
+
+        try:
+            await self._http(scope, receive, send_noting_status, record)
+        finally:
+            self.access_log.write(record)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, record: AccessRecord) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         if path == "/healthz" and method in ("GET", "HEAD"):
@@ -135,8 +152,9 @@ class IamdApp:
             await _respond(send, err.status, serialize_error(err, "0"), b"text/xml")
             return
         request = _request(scope, method, path, body)
+        record.api = True
         status, headers, payload = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.api.handle, request
+            self._executor, self.api.handle, request, record
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
