@@ -7,14 +7,14 @@ python scripts/gen_operations_doc.py --check  # exit 1 if the file is stale (tes
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from iamd.web.protocol.model import load_service  # noqa: E402
-
 from iamd.services.registry import load_all  # noqa: E402
+from iamd.web.protocol.model import load_service  # noqa: E402
 
 TARGET = ROOT / "docs" / "operations-implemented.md"
 
@@ -25,8 +25,9 @@ def render() -> str:
         "# Implemented operations",
         "",
         "Generated from the code by `python scripts/gen_operations_doc.py`; a test fails when it is stale.",
-        "Every operation of botocore's models is listed. Operations marked *not yet* answer HTTP 501",
-        "with the error code `NotImplemented` and a message naming the operation.",
+        f"Every operation of the models of botocore {version('botocore')} (the version constraints.txt pins)",
+        "is listed. Operations marked *not yet* answer HTTP 501 with the error code `NotImplemented` and a",
+        "message naming the operation.",
         "",
     ]
     for service in ("iam", "sts"):
@@ -49,7 +50,12 @@ def main() -> int:
     if "--check" in sys.argv:
         current = TARGET.read_text() if TARGET.exists() else ""
         if current != text:
-            print(f"{TARGET} is stale: run python scripts/gen_operations_doc.py", file=sys.stderr)
+            print(
+                f"{TARGET} is stale for botocore {version('botocore')}: run python scripts/gen_operations_doc.py"
+                " (or, if this is not the botocore constraints.txt pins, install the pinned versions:"
+                " pip install -c constraints.txt -e '.[test,dev]')",
+                file=sys.stderr,
+            )
             return 1
         return 0
     TARGET.write_text(text)

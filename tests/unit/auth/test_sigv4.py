@@ -4,86 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from unittest import mock
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from botocore.auth import SigV4Auth, SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from iamd.auth.sigv4 import SignatureInfo, SigV4Verifier
 from iamd.core.clock import FixedClock
 from iamd.core.errors import IncompleteSignature, SignatureDoesNotMatch
 from iamd.core.http import HttpRequest
+from tests.support.sigv4 import AKID, SECRET, WHEN, botocore_sign, replace
 
-AKID = "AKIAIOSFODNN7EXAMPLE"
-SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-WHEN = dt.datetime(2024, 1, 1, 0, 30, 0, tzinfo=dt.UTC)
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
-
-
-# -- helpers shared with test_sigv4_vectors ---------------------------------------------------------
-
-
-def to_http_request(request: AWSRequest) -> HttpRequest:
-    """The HttpRequest the web layer would build for what botocore sends (bytes decoded as latin-1)."""
-    parts = urlsplit(request.url)
-    body = request.body if request.body is not None else request.data
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    headers = tuple(
-        (name.lower(), value.decode("latin-1") if isinstance(value, bytes) else value)
-        for name, value in request.headers.items()
-    )
-    if "host" not in request.headers:
-        # The HTTP client adds Host from the URL (without a default port), as botocore signed it.
-        default_port = {"http": 80, "https": 443}[parts.scheme]
-        host = parts.hostname or ""
-        if parts.port is not None and parts.port != default_port:
-            host = f"{host}:{parts.port}"
-        headers = (("host", host), *headers)
-    return HttpRequest(
-        method=request.method,
-        path=parts.path or "/",
-        query_string=parts.query,
-        headers=headers,
-        body=body or b"",
-    )
-
-
-def botocore_sign(
-    method: str,
-    url: str,
-    *,
-    body: bytes | str = b"",
-    headers: dict[str, str] | None = None,
-    service: str = "iam",
-    region: str = "us-east-1",
-    when: dt.datetime = WHEN,
-    key: str = AKID,
-    secret: str = SECRET,
-    token: str | None = None,
-    presign: bool = False,
-    expires: int = 3600,
-) -> HttpRequest:
-    """Sign with botocore (SigV4Auth, or SigV4QueryAuth when ``presign``) as of ``when``."""
-    data: bytes | str | dict[str, str] = body
-    if presign and body:
-        # Query services hand botocore's presigner the form as a dict; it moves it into the query.
-        text = body.decode() if isinstance(body, bytes) else body
-        data = dict(parse_qsl(text, keep_blank_values=True))
-    request = AWSRequest(method=method, url=url, data=data, headers=dict(headers or {}))
-    credentials = Credentials(key, secret, token)
-    signer: SigV4Auth
-    if presign:
-        signer = SigV4QueryAuth(credentials, service, region, expires=expires)
-    else:
-        signer = SigV4Auth(credentials, service, region)
-    naive = when.astimezone(dt.UTC).replace(tzinfo=None)
-    with mock.patch("botocore.auth.get_current_datetime", return_value=naive):
-        signer.add_auth(request)
-    return to_http_request(request)
 
 
 def with_header(request: HttpRequest, name: str, value: str | None) -> HttpRequest:
@@ -92,18 +22,6 @@ def with_header(request: HttpRequest, name: str, value: str | None) -> HttpReque
     if value is not None:
         headers += ((name, value),)
     return HttpRequest(request.method, request.path, request.query_string, headers, request.body)
-
-
-def replace(request: HttpRequest, **changes: object) -> HttpRequest:
-    fields: dict[str, object] = {
-        "method": request.method,
-        "path": request.path,
-        "query_string": request.query_string,
-        "headers": request.headers,
-        "body": request.body,
-    }
-    fields.update(changes)
-    return HttpRequest(**fields)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -129,7 +47,7 @@ def iam_post(action: str = "GetUser", **kwargs: object) -> HttpRequest:
         "https://iam.amazonaws.com/",
         body=f"Action={action}&Version=2010-05-08",
         headers={"Content-Type": FORM},
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

@@ -59,9 +59,12 @@ def _string(shape: Shape, seed: str) -> str:
 def _input_value(shape: Shape, seed: str, depth: int = 0) -> Any:
     kind = shape.type
     if kind == "structure":
+        members = list(shape.members.items())
+        if shape.raw.get("union"):
+            members = members[:1]  # a tagged union carries exactly one member
         return {
             name: _input_value(member.shape, name.lower()[:3], depth + 1)
-            for name, member in shape.members.items()
+            for name, member in members
             if depth < 6 or name in shape.required
         }
     if kind == "list":
