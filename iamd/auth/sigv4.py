@@ -603,7 +603,12 @@ class SigV4Verifier:
                     values[name] = [_trimall(value)]
                 else:
                     bucket.append(_trimall(value))
-        header_lines = "".join([f"{name}:{','.join(values.get(name, ()))}\n" for name in signed])
+        if len(values) != len(wanted):
+            missing = next(name for name in signed if name not in values)
+            raise IncompleteSignature(
+                f"'{missing}' is named as a SignedHeader, but it does not exist in the HTTP request"
+            )
+        header_lines = "".join([f"{name}:{','.join(values[name])}\n" for name in signed])
         payload_hash = request.header("x-amz-content-sha256")
         if payload_hash is None:
             payload_hash = hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256

@@ -277,11 +277,6 @@ def test_cases_reach_what_they_name() -> None:
     assert request.header("x-amz-date") is None and "\ndate:" in canonical
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="iamd reads a signed header missing from the request as an empty one; AWS refuses the request",
-)
 @pytest.mark.parametrize("presign", [False, True], ids=["header", "presigned"])
 def test_signed_header_missing_from_request_is_refused(presign: bool) -> None:
     """AWS: IncompleteSignature, "'x-empty' is named as a SignedHeader, but it does not exist in the HTTP request"."""
