@@ -64,6 +64,7 @@ def test_create_get_list_delete(iam: Any) -> None:
     assert created["PermissionsBoundaryUsageCount"] == 0
     assert created["IsAttachable"] is True
     assert created["Tags"] == [{"Key": "owner", "Value": "core"}]
+    assert "Description" not in created  # CreatePolicy does not echo it; GetPolicy does
     assert created["CreateDate"] == created["UpdateDate"]
 
     got = iam.get_policy(PolicyArn=created["Arn"])["Policy"]
@@ -148,11 +149,14 @@ def test_server_side_validation(iamd: Server) -> None:
 
 
 def test_tags(iam: Any) -> None:
-    arn = iam.create_policy(PolicyName="tagged", PolicyDocument=doc("s3:*"))["Policy"]["Arn"]
+    created = iam.create_policy(PolicyName="tagged", PolicyDocument=doc("s3:*"))["Policy"]
+    assert "Tags" not in created  # none given
+    arn = created["Arn"]
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["Tags"] == []  # GetPolicy answers Tags even when empty
     iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "B", "Value": "2"}])
     iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "A", "Value": "3"}])
     tags = iam.list_policy_tags(PolicyArn=arn)["Tags"]
-    assert sorted((t["Key"], t["Value"]) for t in tags) == [("A", "3"), ("B", "2")]
+    assert tags == [{"Key": "A", "Value": "3"}, {"Key": "B", "Value": "2"}]
     page = iam.list_policy_tags(PolicyArn=arn, MaxItems=1)
     assert page["IsTruncated"] is True and len(page["Tags"]) == 1
     rest = iam.list_policy_tags(PolicyArn=arn, Marker=page["Marker"])

@@ -131,7 +131,7 @@ def test_tags(iam: Any) -> None:
     iam.tag_user(UserName="tagged", Tags=[{"Key": "a", "Value": "1"}, {"Key": "B", "Value": "2"}])
     iam.tag_user(UserName="tagged", Tags=[{"Key": "A", "Value": "3"}])  # keys case-insensitive
     tags = iam.list_user_tags(UserName="tagged")["Tags"]
-    assert sorted((t["Key"], t["Value"]) for t in tags) == [("A", "3"), ("B", "2")]
+    assert tags == [{"Key": "A", "Value": "3"}, {"Key": "B", "Value": "2"}]
     iam.untag_user(UserName="tagged", TagKeys=["b"])
     assert iam.list_user_tags(UserName="tagged")["Tags"] == [{"Key": "A", "Value": "3"}]
     with pytest.raises(ClientError) as exc:
@@ -142,11 +142,34 @@ def test_tags(iam: Any) -> None:
     assert error_of(exc) == ("InvalidInput", 400)
 
 
+def test_tags_in_plain_key_order(iam: Any) -> None:
+    """ListUserTags lists keys in plain (code point) order, like every other List*Tags."""
+    keys = ["b", "B", "a", "_x", "Z", "0"]
+    iam.create_user(UserName="ordered", Tags=[{"Key": k, "Value": "v"} for k in keys if k != "B"])
+    assert [t["Key"] for t in iam.list_user_tags(UserName="ordered")["Tags"]] == ["0", "Z", "_x", "a", "b"]
+    assert [t["Key"] for t in iam.get_user(UserName="ordered")["User"]["Tags"]] == ["0", "Z", "_x", "a", "b"]
+    page = iam.list_user_tags(UserName="ordered", MaxItems=2)
+    assert [t["Key"] for t in page["Tags"]] == ["0", "Z"] and page["IsTruncated"] is True
+    rest = iam.list_user_tags(UserName="ordered", Marker=page["Marker"])
+    assert [t["Key"] for t in rest["Tags"]] == ["_x", "a", "b"] and rest["IsTruncated"] is False
+
+
 def test_permissions_boundary(iam: Any) -> None:
     boundary = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-    iam.create_user(UserName="bounded", PermissionsBoundary=boundary)
+    created = iam.create_user(UserName="bounded", PermissionsBoundary=boundary)["User"]
+    assert created["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
     user = iam.get_user(UserName="bounded")["User"]
-    assert user["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    assert user["PermissionsBoundary"] == {
+        "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+        "PermissionsBoundaryArn": boundary,
+    }
+    # ListUsers (and GetGroup's members) carry a subset of the User shape: never the boundary
+    listed = iam.list_users()["Users"]
+    assert [u["UserName"] for u in listed] == ["bounded"] and "PermissionsBoundary" not in listed[0]
+    iam.create_group(GroupName="g")
+    iam.add_user_to_group(GroupName="g", UserName="bounded")
+    assert "PermissionsBoundary" not in iam.get_group(GroupName="g")["Users"][0]
+    iam.remove_user_from_group(GroupName="g", UserName="bounded")
     iam.delete_user_permissions_boundary(UserName="bounded")
     assert "PermissionsBoundary" not in iam.get_user(UserName="bounded")["User"]
     with pytest.raises(ClientError) as exc:

@@ -70,8 +70,19 @@ def policy_query(ctx: RequestContext) -> sa.Select[Any]:
 
 
 def policy_output(
-    ctx: RequestContext, row: Row[Any], *, with_description: bool = True, with_tags: bool = False
+    ctx: RequestContext,
+    row: Row[Any],
+    *,
+    with_description: bool = True,
+    with_tags: bool = False,
+    empty_tags: bool = False,
 ) -> dict[str, Any]:
+    """The ``Policy`` shape of a policy row.
+
+    AWS answers GetPolicy with Description and Tags (an empty list when there are none),
+    CreatePolicy without Description and with Tags only when some were given, and ListPolicies
+    with neither.
+    """
     out: dict[str, Any] = {
         "PolicyName": row.name,
         "PolicyId": row.id,
@@ -88,7 +99,7 @@ def policy_output(
     out["UpdateDate"] = row.updated_at
     if with_tags:
         tags = c.get_tags(ctx, RESOURCE, row.id)
-        if tags:
+        if tags or empty_tags:
             out["Tags"] = tags
     return out
 
@@ -202,7 +213,7 @@ def create_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     )
     c.put_tags(ctx, RESOURCE, policy_id, tags)
     row = ctx.conn.execute(policy_query(ctx).where(mp.c.id == policy_id)).one()
-    return {"Policy": policy_output(ctx, row, with_tags=True)}
+    return {"Policy": policy_output(ctx, row, with_description=False, with_tags=True)}
 
 
 @operation("iam", "GetPolicy")
@@ -211,7 +222,7 @@ def get_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = find_with_counts(ctx, policy_arn)
     if row is None:
         raise not_found(policy_arn)
-    return {"Policy": policy_output(ctx, row, with_tags=True)}
+    return {"Policy": policy_output(ctx, row, with_tags=True, empty_tags=True)}
 
 
 @operation("iam", "ListPolicies")

@@ -20,6 +20,12 @@ RESOURCE = "user"
 
 
 def user_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
+    """The ``User`` shape of a ``users`` row.
+
+    The full form (CreateUser, GetUser: ``with_tags=True``) carries PermissionsBoundary and Tags
+    when the user has them; the list form (ListUsers, GetGroup's members, ListVirtualMFADevices)
+    never does, as AWS's listing operations answer.
+    """
     out: dict[str, Any] = {
         "Path": row.path,
         "UserName": row.name,
@@ -29,10 +35,10 @@ def user_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = False) 
     }
     if row.password_last_used is not None:
         out["PasswordLastUsed"] = row.password_last_used
-    boundary = c.boundary_output(row.permissions_boundary)
-    if boundary:
-        out["PermissionsBoundary"] = boundary
     if with_tags:
+        boundary = c.boundary_output(row.permissions_boundary)
+        if boundary:
+            out["PermissionsBoundary"] = boundary
         tags = c.get_tags(ctx, RESOURCE, row.id)
         if tags:
             out["Tags"] = tags
