@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core import ids
-from iamd.core.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
+from iamd.core.errors import DeleteConflict, EntityAlreadyExists
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
 from iamd.services.iam.users import user_output
@@ -133,9 +133,9 @@ def remove_user_from_group(ctx: RequestContext, p: dict[str, Any]) -> None:
     group = c.get_group(ctx, p["GroupName"])
     user = c.get_user(ctx, p["UserName"])
     gm = t.group_members
-    result = ctx.conn.execute(gm.delete().where(gm.c.group_id == group.id, gm.c.user_id == user.id))
-    if result.rowcount == 0:
-        raise NoSuchEntity(f"The user with name {p['UserName']} cannot be found.")
+    # An existing user who is not a member: AWS succeeds without change (as AddUserToGroup does
+    # for a member); only a missing user or group is NoSuchEntity.
+    ctx.conn.execute(gm.delete().where(gm.c.group_id == group.id, gm.c.user_id == user.id))
     return None
 
 
