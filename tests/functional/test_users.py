@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -189,3 +190,50 @@ def test_aws_cli_tour(iamd: Server) -> None:
     with pytest.raises(AwsCliError) as exc:
         iamd.aws("iam", "get-user", "--user-name", "nobody")
     assert "NoSuchEntity" in exc.value.stderr
+
+
+INVALID_PATH = (
+    "The specified value for path is invalid. "
+    "It must begin and end with / and contain only alphanumeric characters and/or / characters."
+)
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+
+
+def test_paths_with_an_empty_segment_are_refused_everywhere(iamd: Server, iam: Any) -> None:
+    """IAM identifiers: a path begins and ends with / ; AWS refuses an empty segment with its own message."""
+    from tests.functional.test_server_certificates import upload
+
+    iam.create_user(UserName="u")
+    iam.create_group(GroupName="g")
+    iam.create_user(UserName="fine", Path="/a/b-c/d.e/")  # ordinary nested paths stay fine
+    creates: list[Any] = [
+        lambda path: iam.create_user(UserName="x", Path=path),
+        lambda path: iam.create_group(GroupName="x", Path=path),
+        lambda path: iam.create_role(RoleName="x", Path=path, AssumeRolePolicyDocument=TRUST),
+        lambda path: iam.create_instance_profile(InstanceProfileName="x", Path=path),
+        lambda path: iam.create_virtual_mfa_device(VirtualMFADeviceName="x", Path=path),
+        lambda path: upload(iam, "x", Path=path),
+        lambda path: iam.update_user(UserName="u", NewPath=path),
+        lambda path: iam.update_group(GroupName="g", NewPath=path),
+        lambda path: iam.update_user(UserName="missing", NewPath=path),  # checked before the lookup
+    ]
+    for call in creates:
+        for path in ("/a//b/", "/a/b//"):
+            with pytest.raises(ClientError) as exc:
+                call(path)
+            assert error_of(exc) == ("ValidationError", 400)
+            assert exc.value.response["Error"]["Message"] == INVALID_PATH
+    with pytest.raises(ClientError) as exc:  # the managed-policy path pattern refuses it in the model
+        iam.create_policy(PolicyName="x", Path="/a//b/", PolicyDocument=POLICY)
+    assert error_of(exc) == ("ValidationError", 400)
+    assert [u["Path"] for u in iam.list_users()["Users"]] == ["/a/b-c/d.e/", "/"]
+    assert iam.list_roles()["Roles"] == [] and [g["Path"] for g in iam.list_groups()["Groups"]] == ["/"]
+    with pytest.raises(AwsCliError) as cli:
+        iamd.aws("iam", "create-role", "--role-name", "x", "--path", "/a//b/", "--assume-role-policy-document", TRUST)
+    assert "(ValidationError)" in cli.value.stderr and INVALID_PATH in cli.value.stderr

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core.arn import iam_arn
-from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity
+from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, ValidationError
 from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.store import tables as t
@@ -72,6 +72,27 @@ def path_prefix_filter(column: sa.ColumnElement[str], params: Mapping[str, Any])
         return None
     escaped = str(prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.like(escaped + "%", escape="\\")
+
+
+# --- paths ---------------------------------------------------------------------------------------
+
+INVALID_PATH = (
+    "The specified value for path is invalid. "
+    "It must begin and end with / and contain only alphanumeric characters and/or / characters."
+)
+
+
+def check_path(path: str | None) -> str:
+    """An entity's ``Path``/``NewPath`` (``/`` when not given), refused as AWS refuses bad ones.
+
+    Besides the model's pattern (checked by the protocol layer), AWS refuses a path with an
+    empty segment (``/a//b/``) with its own ValidationError message.
+    """
+    if not path:
+        return "/"
+    if not (path.startswith("/") and path.endswith("/")) or "//" in path:
+        raise ValidationError(INVALID_PATH)
+    return path
 
 
 # --- ARNs ----------------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ def get_profile(ctx: RequestContext, name: str) -> Row[Any]:
 
 @operation("iam", "CreateInstanceProfile")
 def create_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    path = c.check_path(p.get("Path"))
     name: str = p["InstanceProfileName"]
     ip = t.instance_profiles
     if c.find_named(ctx, ip, name) is not None:
@@ -92,7 +93,7 @@ def create_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[s
             account_id=ctx.account_id,
             name=name,
             name_key=name.lower(),
-            path=p.get("Path") or "/",
+            path=path,
             created_at=ctx.now(),
         )
     )

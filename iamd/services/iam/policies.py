@@ -171,7 +171,7 @@ def _newest_version_time(ctx: RequestContext, policy_id: str) -> float | None:
 @operation("iam", "CreatePolicy")
 def create_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     name: str = p["PolicyName"]
-    path: str = p.get("Path") or "/"
+    path = c.check_path(p.get("Path"))
     document: str = p["PolicyDocument"]
     check_document(document, PolicyKind.MANAGED)
     mp = t.managed_policies

@@ -197,6 +197,7 @@ def delete_role_row(ctx: RequestContext, row: Row[Any]) -> None:
 
 @operation("iam", "CreateRole")
 def create_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    path = c.check_path(p.get("Path"))
     name: str = p["RoleName"]
     document: str = p["AssumeRolePolicyDocument"]
     check_document(document, PolicyKind.TRUST, name)
@@ -207,7 +208,7 @@ def create_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = insert_role(
         ctx,
         name=name,
-        path=p.get("Path") or "/",
+        path=path,
         trust_policy=document,
         description=p.get("Description"),
         max_session_duration=duration,
