@@ -14,7 +14,8 @@ from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded,
 from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
-from iamd.services.iam.roles import refuse_if_service_linked, role_output
+from iamd.services.iam.guards import refuse_protected_role
+from iamd.services.iam.roles import role_output
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
@@ -146,7 +147,7 @@ def delete_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
 def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     profile = get_profile(ctx, p["InstanceProfileName"])
     role = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(role)
+    refuse_protected_role(role)
     ipr = t.instance_profile_roles
     current = [
         r.role_id
@@ -165,7 +166,7 @@ def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None
 def remove_role_from_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     profile = get_profile(ctx, p["InstanceProfileName"])
     role = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(role)
+    refuse_protected_role(role)
     ipr = t.instance_profile_roles
     result = ctx.conn.execute(ipr.delete().where(ipr.c.instance_profile_id == profile.id, ipr.c.role_id == role.id))
     if result.rowcount == 0:

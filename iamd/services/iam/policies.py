@@ -14,16 +14,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core import ids
-from iamd.core.errors import AccessDenied, DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from iamd.core.quotas import quota
 from iamd.policy.document import PolicyKind, check_document
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
+from iamd.services.iam.guards import AWS_ACCOUNT, refuse_aws_managed_policy
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
 RESOURCE = "policy"
-AWS_ACCOUNT = "aws"
 
 # --- counts ---------------------------------------------------------------------------------------
 
@@ -126,10 +126,7 @@ def get_any(ctx: RequestContext, policy_arn: str) -> Row[Any]:
 def get_local(ctx: RequestContext, policy_arn: str, action: str) -> Row[Any]:
     """A policy the caller may change: AWS managed policies are refused as AWS refuses them."""
     row = get_any(ctx, policy_arn)
-    if row.account_id == AWS_ACCOUNT:
-        raise AccessDenied(
-            f"User: {ctx.caller.arn} is not authorized to perform: iam:{action} on resource: policy {row.arn}"
-        )
+    refuse_aws_managed_policy(ctx, row, action)
     # Serialize concurrent changes to one policy (row lock on PostgreSQL; SQLite writers are serial).
     ctx.conn.execute(sa.select(t.managed_policies.c.id).where(t.managed_policies.c.id == row.id).with_for_update())
     return row
