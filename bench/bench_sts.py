@@ -67,19 +67,23 @@ def main() -> None:
             iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(trust))
             iam.attach_role_policy(RoleName="bench", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
             role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/bench"
+            # AWS refuses AssumeRole to the root user: an administrator user assumes the role.
+            iam.create_user(UserName="bench-admin")
+            iam.attach_user_policy(UserName="bench-admin", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+            admin = iam.create_access_key(UserName="bench-admin")["AccessKey"]
             sts = boto3.client(
                 "sts",
                 endpoint_url=url,
                 region_name="us-east-1",
-                aws_access_key_id=ROOT_KEY,
-                aws_secret_access_key=ROOT_SECRET,
+                aws_access_key_id=admin["AccessKeyId"],
+                aws_secret_access_key=admin["SecretAccessKey"],
             )
             creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="bench")["Credentials"]
             assume = presign(
                 url,
                 f"Action=AssumeRole&Version=2011-06-15&RoleArn={role_arn}&RoleSessionName=bench-load",
-                ROOT_KEY,
-                ROOT_SECRET,
+                admin["AccessKeyId"],
+                admin["SecretAccessKey"],
             )
             ident_long = presign(url, "Action=GetCallerIdentity&Version=2011-06-15", ROOT_KEY, ROOT_SECRET)
             ident_temp = presign(

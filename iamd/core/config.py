@@ -8,15 +8,10 @@ from pathlib import Path
 
 from iamd.core.arn import PARTITIONS
 
-DEFAULT_SERVICE_LINKED_PRINCIPALS = (
-    "autoscaling.amazonaws.com",
-    "elasticloadbalancing.amazonaws.com",
-    "ecs.amazonaws.com",
-    "rds.amazonaws.com",
-    "lambda.amazonaws.com",
-    "ec2.amazonaws.com",
-    "iamd.internal",
-)
+DEFAULT_SERVICE_LINKED_PRINCIPALS = ("aws", "iamd.internal")
+"""Who may have service-linked roles: ``aws`` is every service AWS accepts in
+CreateServiceLinkedRole (iamd/services/iam/service_linked_roles.json); other entries are an
+operator's own service principals."""
 
 
 @dataclass

@@ -37,6 +37,7 @@ ROOT_MAX = 3600
 MAX_SESSION_TAGS = 50
 MAX_POLICY_ARNS = 10
 PACKED_LIMIT = 2048
+ROOT_REFUSED = "Roles may not be assumed by root accounts."
 
 
 @operation("sts", "GetCallerIdentity", skip_authorization=True)
@@ -131,6 +132,9 @@ def _credentials(ctx: RequestContext, claims_fields: dict[str, Any]) -> tuple[Se
 @operation("sts", "AssumeRole", writes=False, skip_authorization=True)
 def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     caller = ctx.caller
+    if caller.is_root:
+        # AWS refuses the root user (and its GetSessionToken sessions) before looking at the role.
+        raise AccessDenied(ROOT_REFUSED)
     caller_session = session_of(caller)
     mfa_at = _verify_mfa(ctx, p)
     role_arn: str = p["RoleArn"]

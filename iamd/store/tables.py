@@ -23,6 +23,8 @@ ID = sa.String(32)
 ACCOUNT = sa.String(12)
 NAME = sa.String(128)
 PATH = sa.String(512)
+MFA_NAME = sa.String(226)
+"""Virtual MFA device names may be longer than other IAM names (CreateVirtualMFADevice)."""
 ARN = sa.String(2048)
 TIME: sa.Double[float] = sa.Double()
 
@@ -294,8 +296,8 @@ mfa_devices = sa.Table(
     sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
     sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     sa.Column("is_root", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("name", NAME, nullable=False),
-    sa.Column("name_key", NAME, nullable=False),
+    sa.Column("name", MFA_NAME, nullable=False),
+    sa.Column("name_key", MFA_NAME, nullable=False),
     sa.Column("path", PATH, nullable=False),
     sa.Column("serial", sa.String(256), nullable=False, unique=True),
     sa.Column("kind", sa.String(16), nullable=False),
@@ -308,7 +310,8 @@ mfa_devices = sa.Table(
     sa.Column("partition_restriction", sa.String(16), nullable=True),
     sa.Column("enabled_at", TIME, nullable=True),
     sa.Column("created_at", TIME, nullable=False),
-    sa.UniqueConstraint("account_id", "name_key", name="uq_mfa_devices_account_name"),
+    # A virtual device is unique by path and name (CreateVirtualMFADevice), not by name alone.
+    sa.UniqueConstraint("account_id", "path", "name_key", name="uq_mfa_devices_account_path_name"),
     sa.Index("ix_mfa_devices_user", "user_id"),
 )
 

@@ -93,7 +93,7 @@ def test_update_group_rename_and_path(iam: Any) -> None:
     assert error_of(exc) == ("NoSuchEntity", 404)
 
 
-def test_membership(iam: Any) -> None:
+def test_membership(iamd: Server, iam: Any) -> None:
     iam.create_group(GroupName="g1")
     iam.create_group(GroupName="g2")
     iam.create_user(UserName="alice")
@@ -106,8 +106,16 @@ def test_membership(iam: Any) -> None:
     assert users[0]["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
     iam.remove_user_from_group(GroupName="g1", UserName="alice")
     assert [g["GroupName"] for g in iam.list_groups_for_user(UserName="alice")["Groups"]] == ["g2"]
+    # not a member any more: AWS answers success and changes nothing
+    iam.remove_user_from_group(GroupName="g1", UserName="alice")
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName="alice")["Groups"]] == ["g2"]
+    assert iamd.aws("iam", "remove-user-from-group", "--group-name", "g1", "--user-name", "alice") is None
     with pytest.raises(ClientError) as exc:
-        iam.remove_user_from_group(GroupName="g1", UserName="alice")  # not a member any more
+        iam.remove_user_from_group(GroupName="g1", UserName="nobody")
+    assert error_of(exc) == ("NoSuchEntity", 404)
+    assert exc.value.response["Error"]["Message"] == "The user with name nobody cannot be found."
+    with pytest.raises(ClientError) as exc:
+        iam.remove_user_from_group(GroupName="ghost", UserName="alice")
     assert error_of(exc) == ("NoSuchEntity", 404)
     with pytest.raises(ClientError) as exc:
         iam.add_user_to_group(GroupName="g1", UserName="nobody")

@@ -200,7 +200,7 @@ def test_tags(iam: Any) -> None:
 
 def test_service_linked_roles_cannot_join(iam: Any) -> None:
     iam.create_instance_profile(InstanceProfileName="ip")
-    name = iam.create_service_linked_role(AWSServiceName="ec2.amazonaws.com")["Role"]["RoleName"]
+    name = iam.create_service_linked_role(AWSServiceName="elasticloadbalancing.amazonaws.com")["Role"]["RoleName"]
     with pytest.raises(ClientError) as exc:
         iam.add_role_to_instance_profile(InstanceProfileName="ip", RoleName=name)
     assert code(exc) == ("UnmodifiableEntity", 400)

@@ -64,6 +64,7 @@ def test_create_get_list_delete(iam: Any) -> None:
     assert created["PermissionsBoundaryUsageCount"] == 0
     assert created["IsAttachable"] is True
     assert created["Tags"] == [{"Key": "owner", "Value": "core"}]
+    assert "Description" not in created  # CreatePolicy does not echo it; GetPolicy does
     assert created["CreateDate"] == created["UpdateDate"]
 
     got = iam.get_policy(PolicyArn=created["Arn"])["Policy"]
@@ -148,11 +149,14 @@ def test_server_side_validation(iamd: Server) -> None:
 
 
 def test_tags(iam: Any) -> None:
-    arn = iam.create_policy(PolicyName="tagged", PolicyDocument=doc("s3:*"))["Policy"]["Arn"]
+    created = iam.create_policy(PolicyName="tagged", PolicyDocument=doc("s3:*"))["Policy"]
+    assert "Tags" not in created  # none given
+    arn = created["Arn"]
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["Tags"] == []  # GetPolicy answers Tags even when empty
     iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "B", "Value": "2"}])
     iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "A", "Value": "3"}])
     tags = iam.list_policy_tags(PolicyArn=arn)["Tags"]
-    assert sorted((t["Key"], t["Value"]) for t in tags) == [("A", "3"), ("B", "2")]
+    assert tags == [{"Key": "A", "Value": "3"}, {"Key": "B", "Value": "2"}]
     page = iam.list_policy_tags(PolicyArn=arn, MaxItems=1)
     assert page["IsTruncated"] is True and len(page["Tags"]) == 1
     rest = iam.list_policy_tags(PolicyArn=arn, Marker=page["Marker"])
@@ -390,20 +394,31 @@ def test_aws_managed_policies_are_there(iam: Any) -> None:
     assert admin["PolicyId"] == "ANPAIWMBCKSKIEE64ZLYK"
 
 
-def test_aws_managed_policies_cannot_be_changed(iam: Any) -> None:
-    calls: list[Callable[[], Any]] = [
-        lambda: iam.delete_policy(PolicyArn=ADMIN),
-        lambda: iam.create_policy_version(PolicyArn=ADMIN, PolicyDocument=doc("s3:*")),
-        lambda: iam.delete_policy_version(PolicyArn=ADMIN, VersionId="v1"),
-        lambda: iam.set_default_policy_version(PolicyArn=ADMIN, VersionId="v1"),
-        lambda: iam.tag_policy(PolicyArn=ADMIN, Tags=[{"Key": "a", "Value": "b"}]),
-        lambda: iam.untag_policy(PolicyArn=ADMIN, TagKeys=["a"]),
-    ]
-    for call in calls:
-        with pytest.raises(ClientError) as exc:
-            call()
-        assert error_of(exc) == ("AccessDenied", 403)
-        assert "policy arn:aws:iam::aws:policy/AdministratorAccess" in message_of(exc)
+def test_aws_managed_policies_cannot_be_changed(iamd: Server, iam: Any) -> None:
+    """Whatever the caller's policies say: the root, and a user with AdministratorAccess."""
+    iam.create_user(UserName="admin")
+    iam.attach_user_policy(UserName="admin", PolicyArn=ADMIN)
+    key = iam.create_access_key(UserName="admin")["AccessKey"]
+    admin = iamd.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+    for client, caller in ((iam, f"arn:aws:iam::{ACCOUNT_ID}:root"), (admin, f"arn:aws:iam::{ACCOUNT_ID}:user/admin")):
+        calls: list[tuple[str, Callable[[], Any]]] = [
+            ("DeletePolicy", lambda c=client: c.delete_policy(PolicyArn=ADMIN)),
+            (
+                "CreatePolicyVersion",
+                lambda c=client: c.create_policy_version(PolicyArn=ADMIN, PolicyDocument=doc("s3:*")),
+            ),
+            ("DeletePolicyVersion", lambda c=client: c.delete_policy_version(PolicyArn=ADMIN, VersionId="v1")),
+            ("SetDefaultPolicyVersion", lambda c=client: c.set_default_policy_version(PolicyArn=ADMIN, VersionId="v1")),
+            ("TagPolicy", lambda c=client: c.tag_policy(PolicyArn=ADMIN, Tags=[{"Key": "a", "Value": "b"}])),
+            ("UntagPolicy", lambda c=client: c.untag_policy(PolicyArn=ADMIN, TagKeys=["a"])),
+        ]
+        for action, call in calls:
+            with pytest.raises(ClientError) as exc:
+                call()
+            assert error_of(exc) == ("AccessDenied", 403)
+            assert message_of(exc) == (
+                f"User: {caller} is not authorized to perform: iam:{action} on resource: policy {ADMIN}"
+            )
     assert iam.get_policy(PolicyArn=ADMIN)["Policy"]["DefaultVersionId"] == "v1"
 
 

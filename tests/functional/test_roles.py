@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from iamd.services.iam.service_linked_roles import role_name, role_suffix
-from tests.support.server import ACCOUNT_ID, Server, postgres_database, start_server
+from tests.support.server import ACCOUNT_ID, AwsCliError, Server, postgres_database, start_server
 
 TRUST = json.dumps(
     {
@@ -269,7 +269,8 @@ def test_tags(iam: Any) -> None:
     iam.create_role(RoleName="t", AssumeRolePolicyDocument=TRUST)
     iam.tag_role(RoleName="t", Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
     iam.tag_role(RoleName="t", Tags=[{"Key": "B", "Value": "3"}])  # keys are case-insensitive: overwrite
-    assert iam.list_role_tags(RoleName="t")["Tags"] == [{"Key": "a", "Value": "1"}, {"Key": "B", "Value": "3"}]
+    # plain key order (code points): "B" before "a"
+    assert iam.list_role_tags(RoleName="t")["Tags"] == [{"Key": "B", "Value": "3"}, {"Key": "a", "Value": "1"}]
     iam.untag_role(RoleName="t", TagKeys=["A", "missing"])
     assert iam.list_role_tags(RoleName="t")["Tags"] == [{"Key": "B", "Value": "3"}]
     with pytest.raises(ClientError) as exc:
@@ -287,7 +288,7 @@ def test_tags(iam: Any) -> None:
         page = iam.list_role_tags(RoleName="t", MaxItems=20, Marker=marker)
         keys += [t["Key"] for t in page["Tags"]]
         marker = page.get("Marker")
-    assert len(keys) == 50 and keys == sorted(keys, key=str.lower)
+    assert len(keys) == 50 and keys == sorted(keys)
 
 
 def test_pagination_and_path_prefix(iam: Any) -> None:
@@ -379,8 +380,8 @@ def test_service_linked_role_lifecycle(iam: Any) -> None:
     assert got["Description"] == "asg" and got["MaxSessionDuration"] == 3600
     [statement] = got["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Effect"] == "Allow"
-    assert statement["Principal"] == {"Service": ["autoscaling.amazonaws.com"]}
-    assert statement["Action"] == ["sts:AssumeRole"]
+    assert statement["Principal"] == {"Service": "autoscaling.amazonaws.com"}  # as AWS writes it
+    assert statement["Action"] == "sts:AssumeRole"
     assert [r["RoleName"] for r in iam.list_roles(PathPrefix="/aws-service-role/")["Roles"]] == [SLR_NAME]
 
     with pytest.raises(ClientError) as exc:
@@ -486,13 +487,126 @@ def test_service_linked_role_via_aws_cli(iamd: Server) -> None:
     assert status["Status"] == "SUCCEEDED"
 
 
+AWS_SLR_NAMES = {
+    "custom-resource.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_CustomResource",
+    "dynamodb.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable",
+    "autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling",
+    "elasticloadbalancing.amazonaws.com": "AWSServiceRoleForElasticLoadBalancing",
+    "ecs.amazonaws.com": "AWSServiceRoleForECS",
+    "rds.amazonaws.com": "AWSServiceRoleForRDS",
+    "organizations.amazonaws.com": "AWSServiceRoleForOrganizations",
+    "sso.amazonaws.com": "AWSServiceRoleForSSO",
+    "spot.amazonaws.com": "AWSServiceRoleForEC2Spot",
+    "es.amazonaws.com": "AWSServiceRoleForAmazonElasticsearchService",
+    "eks-nodegroup.amazonaws.com": "AWSServiceRoleForAmazonEKSNodegroup",
+    "docdb-elastic.amazonaws.com": "AWSServiceRoleForDocDB-Elastic",
+}
+
+
+def test_aws_services_get_aws_names(iam: Any) -> None:
+    """Each service's 'Using service-linked roles' page: the role name, path and trust AWS creates."""
+    for service, name in AWS_SLR_NAMES.items():
+        role = iam.create_service_linked_role(AWSServiceName=service)["Role"]
+        assert role["RoleName"] == name
+        assert role["Path"] == f"/aws-service-role/{service}/"
+        assert role["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/{service}/{name}"
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        ]
+    listed = iam.list_roles(PathPrefix="/aws-service-role/")["Roles"]
+    assert sorted(r["RoleName"] for r in listed) == sorted(AWS_SLR_NAMES.values())
+
+
+def test_custom_suffix_rules(iamd: Server, iam: Any) -> None:
+    """CreateServiceLinkedRole: 'Some services do not support the CustomSuffix parameter'."""
+    for service in ("autoscaling.amazonaws.com", "lexv2.amazonaws.com", "connect.amazonaws.com"):
+        role = iam.create_service_linked_role(AWSServiceName=service, CustomSuffix="blue")["Role"]
+        assert role["RoleName"] == role_name(service) + "_blue"
+    for service in ("ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "es.amazonaws.com"):
+        with pytest.raises(ClientError) as exc:
+            iam.create_service_linked_role(AWSServiceName=service, CustomSuffix="blue")
+        assert code(exc) == ("InvalidInput", 400)
+        assert message(exc) == f"Custom suffix is not allowed for {service}"
+    # the operator's own principal (iamd.internal by default) takes suffixes
+    assert iam.create_service_linked_role(AWSServiceName="iamd.internal")["Role"]["RoleName"] == "AWSServiceRoleForIamd"
+    custom = iam.create_service_linked_role(AWSServiceName="iamd.internal", CustomSuffix="x")["Role"]
+    assert custom["RoleName"] == "AWSServiceRoleForIamd_x"
+    with pytest.raises(AwsCliError) as cli:
+        iamd.aws("iam", "create-service-linked-role", "--aws-service-name", "rds.amazonaws.com", "--custom-suffix", "b")
+    assert (
+        "(InvalidInput)" in cli.value.stderr
+        and "Custom suffix is not allowed for rds.amazonaws.com" in cli.value.stderr
+    )
+
+
+def test_services_without_service_linked_roles_are_refused(iam: Any) -> None:
+    for service in ("ec2.amazonaws.com", "lambda.amazonaws.com", "s3.amazonaws.com", "ECS.amazonaws.com"):
+        with pytest.raises(ClientError) as exc:
+            iam.create_service_linked_role(AWSServiceName=service)
+        assert code(exc) == ("InvalidInput", 400)
+        assert message(exc) == f"Service name {service} is not eligible for service-linked roles."
+    assert iam.list_roles()["Roles"] == []
+
+
+def _add_aws_policy(iamd: Server, path_and_name: str) -> str:
+    """Put an AWS managed policy into the store the way the catalogue seeds one."""
+    import sqlalchemy as sa
+
+    name = path_and_name.rsplit("/", 1)[1]
+    arn = f"arn:aws:iam::aws:policy/{path_and_name}"
+    url = iamd.database_url or f"sqlite:///{(iamd.data_dir / 'iamd.db').resolve()}"
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO managed_policies (id, account_id, name, name_key, path, arn, created_at, updated_at,"
+                    " default_version, next_version, is_attachable)"
+                    " VALUES ('ANPATESTSLRPOLICY0001', 'aws', :name, :key, :path, :arn, 0, 0, 'v1', 2, true)"
+                ),
+                {"name": name, "key": name.lower(), "path": "/" + path_and_name.rsplit("/", 1)[0] + "/", "arn": arn},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO policy_versions (policy_id, version_id, version_number, document, created_at)"
+                    " VALUES ('ANPATESTSLRPOLICY0001', 'v1', 1, :doc, 0)"
+                ),
+                {"doc": POLICY},
+            )
+    finally:
+        engine.dispose()
+    return arn
+
+
+def test_service_linked_role_gets_its_aws_managed_policy(iamd: Server, iam: Any) -> None:
+    arn = _add_aws_policy(iamd, "aws-service-role/AmazonECSServiceRolePolicy")
+    iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    attached = iam.list_attached_role_policies(RoleName="AWSServiceRoleForECS")["AttachedPolicies"]
+    assert attached == [{"PolicyName": "AmazonECSServiceRolePolicy", "PolicyArn": arn}]
+    with pytest.raises(ClientError) as exc:
+        iam.detach_role_policy(RoleName="AWSServiceRoleForECS", PolicyArn=arn)
+    assert code(exc) == ("UnmodifiableEntity", 400)
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 1
+    iam.delete_service_linked_role(RoleName="AWSServiceRoleForECS")
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 0
+    # a service whose policy iamd's catalogue lacks gets its role all the same
+    iam.create_service_linked_role(AWSServiceName="rds.amazonaws.com")
+    assert iam.list_attached_role_policies(RoleName="AWSServiceRoleForRDS")["AttachedPolicies"] == []
+
+
 def test_role_names_for_service_principals() -> None:
-    assert role_suffix("autoscaling.amazonaws.com") == "AutoScaling"
-    assert role_suffix("elasticloadbalancing.amazonaws.com") == "ElasticLoadBalancing"
-    assert role_suffix("ecs.amazonaws.com") == "ECS"
-    assert role_suffix("rds.amazonaws.com") == "RDS"
-    assert role_suffix("replicator.lambda.amazonaws.com") == "LambdaReplicator"
-    # generic fallback: labels CamelCased, most significant first
+    # AWS's own services: the names AWS gives (service_linked_roles.json)
+    assert role_name("autoscaling.amazonaws.com") == "AWSServiceRoleForAutoScaling"
+    assert role_name("elasticloadbalancing.amazonaws.com") == "AWSServiceRoleForElasticLoadBalancing"
+    assert role_name("ecs.amazonaws.com") == "AWSServiceRoleForECS"
+    assert role_name("rds.amazonaws.com") == "AWSServiceRoleForRDS"
+    assert role_name("replicator.lambda.amazonaws.com") == "AWSServiceRoleForLambdaReplicator"
+    assert (
+        role_name("custom-resource.application-autoscaling.amazonaws.com")
+        == "AWSServiceRoleForApplicationAutoScaling_CustomResource"
+    )
+    assert role_name("opsinsights.ssm.amazonaws.com") == "AWSServiceRoleForAmazonSSM_OpsInsights"
+    # an operator's own principals: labels CamelCased, most significant first
     assert role_suffix("my-service.amazonaws.com") == "MyService"
     assert role_suffix("worker.batch-jobs.amazonaws.com") == "BatchJobsWorker"
     assert role_suffix("builder.example") == "Builder"
@@ -547,3 +661,74 @@ def test_configured_service_principals(tuned: Server) -> None:
     with pytest.raises(ClientError) as exc:  # not in this server's list
         iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
     assert code(exc) == ("InvalidInput", 400)
+
+
+# --- roles only AWS may change ---------------------------------------------------------------------
+
+
+def _move_role(iamd: Server, role: str, path: str) -> None:
+    """Put a role under a path AWS reserves (as IAM Identity Center's roles are), past CreateRole."""
+    import sqlalchemy as sa
+
+    url = iamd.database_url or f"sqlite:///{(iamd.data_dir / 'iamd.db').resolve()}"
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE roles SET path = :path WHERE name_key = :name"), {"path": path, "name": role.lower()}
+            )
+    finally:
+        engine.dispose()
+
+
+def _role_changes(client: Any, name: str) -> list[Callable[[], Any]]:
+    """Every change to a role whose model lists UnmodifiableEntity."""
+    return [
+        lambda: client.delete_role(RoleName=name),
+        lambda: client.update_assume_role_policy(RoleName=name, PolicyDocument=TRUST),
+        lambda: client.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=POLICY),
+        lambda: client.delete_role_policy(RoleName=name, PolicyName="p"),
+        lambda: client.attach_role_policy(RoleName=name, PolicyArn=READ_ONLY),
+        lambda: client.detach_role_policy(RoleName=name, PolicyArn=READ_ONLY),
+        lambda: client.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=READ_ONLY),
+        lambda: client.delete_role_permissions_boundary(RoleName=name),
+        lambda: client.update_role(RoleName=name, MaxSessionDuration=7200),
+        lambda: client.update_role(RoleName=name, Description="mine now"),
+        lambda: client.update_role_description(RoleName=name, Description="mine now"),
+        lambda: client.add_role_to_instance_profile(InstanceProfileName="ip", RoleName=name),
+        lambda: client.remove_role_from_instance_profile(InstanceProfileName="ip", RoleName=name),
+    ]
+
+
+def test_identity_center_roles_are_protected_whoever_asks(iamd: Server, iam: Any) -> None:
+    """Roles under /aws-reserved/ are only modifiable by AWS: UnmodifiableEntity, even for root or an admin."""
+    name = "AWSReservedSSO_Admin_0123456789abcdef"
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+    iam.create_instance_profile(InstanceProfileName="ip")
+    _move_role(iamd, name, "/aws-reserved/sso.amazonaws.com/")
+    iam.create_user(UserName="admin")
+    iam.attach_user_policy(UserName="admin", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    key = iam.create_access_key(UserName="admin")["AccessKey"]
+    admin = iamd.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+    protected = f"Cannot perform the operation on the protected role '{name}' - this role is only modifiable by AWS"
+    for client in (iam, admin):
+        refused = _role_changes(client, name)
+        for call in refused:
+            with pytest.raises(ClientError) as exc:
+                call()
+            assert code(exc) == ("UnmodifiableEntity", 400)
+            assert message(exc) == protected
+    got = iam.get_role(RoleName=name)["Role"]
+    assert got["Path"] == "/aws-reserved/sso.amazonaws.com/" and "Description" not in got
+    iam.tag_role(RoleName=name, Tags=[{"Key": "k", "Value": "v"}])  # tags are not guarded
+    with pytest.raises(AwsCliError) as cli:
+        iamd.aws("iam", "delete-role", "--role-name", name)
+    assert "(UnmodifiableEntity)" in cli.value.stderr and protected in cli.value.stderr
+
+
+def test_service_role_path_protects_too(iamd: Server, iam: Any) -> None:
+    iam.create_role(RoleName="moved", AssumeRolePolicyDocument=TRUST)
+    _move_role(iamd, "moved", "/aws-service-role/example.amazonaws.com/")
+    with pytest.raises(ClientError) as exc:
+        iam.put_role_policy(RoleName="moved", PolicyName="p", PolicyDocument=POLICY)
+    assert code(exc) == ("UnmodifiableEntity", 400)

@@ -265,10 +265,11 @@ def test_signing_certificate_lifecycle(iam: Any) -> None:
     assert len(cert["CertificateId"]) == 40
     assert cert["UserName"] == "signer"
     assert cert["Status"] == "Active"
-    assert cert["CertificateBody"].strip() == body.strip()
+    assert body.endswith("-----END CERTIFICATE-----\n")
+    assert cert["CertificateBody"] == body  # as uploaded, trailing newline included
     listed = iam.list_signing_certificates(UserName="signer")["Certificates"]
     assert [c["CertificateId"] for c in listed] == [cert["CertificateId"]]
-    assert listed[0]["CertificateBody"].strip() == body.strip()
+    assert listed[0]["CertificateBody"] == body
 
     with pytest.raises(ClientError) as exc:
         iam.upload_signing_certificate(UserName="signer", CertificateBody=body)
@@ -326,7 +327,7 @@ def test_signing_certificate_quota_and_pagination(iam: Any) -> None:
     with pytest.raises(ClientError) as exc:
         iam.upload_signing_certificate(UserName="q", CertificateBody=certificate(10 + limit))
     assert error_of(exc) == ("LimitExceeded", 409)
-    assert exc.value.response["Error"]["Message"] == f"Cannot exceed quota for SigningCertificatesPerUser: {limit}"
+    assert exc.value.response["Error"]["Message"] == f"Cannot exceed quota for CertificatesPerUser: {limit}"
     first = iam.list_signing_certificates(UserName="q", MaxItems=1)
     assert first["IsTruncated"] is True
     assert ids[0] not in first["Marker"]
@@ -375,8 +376,10 @@ def test_signing_certificate_cross_account(iamd: Server, iam: Any) -> None:
 
 def test_signing_certificate_aws_cli(iamd: Server) -> None:
     iamd.aws("iam", "create-user", "--user-name", "cli")
-    out = iamd.aws("iam", "upload-signing-certificate", "--user-name", "cli", "--certificate-body", certificate(6))
+    body = certificate(6)
+    out = iamd.aws("iam", "upload-signing-certificate", "--user-name", "cli", "--certificate-body", body)
     cert_id = out["Certificate"]["CertificateId"]
     listed = iamd.aws("iam", "list-signing-certificates", "--user-name", "cli")["Certificates"]
     assert [c["CertificateId"] for c in listed] == [cert_id]
+    assert out["Certificate"]["CertificateBody"] == listed[0]["CertificateBody"] == body
     iamd.aws("iam", "delete-signing-certificate", "--user-name", "cli", "--certificate-id", cert_id)

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.server import Server
+from tests.support.server import AwsCliError, Server
 from tests.support.signing import presigned_get, send
 
 ALLOW_ALL_TRUST_FOR = "arn:aws:iam::{account}:root"
@@ -47,6 +47,23 @@ def session_clients(iamd: Server, creds: dict[str, Any]) -> tuple[Any, Any]:
     return iamd.client("iam", *args), iamd.client("sts", *args)
 
 
+def admin_clients(iamd: Server, name: str = "admin") -> tuple[Any, Any]:
+    """IAM and STS clients of an IAM user with AdministratorAccess (AWS refuses AssumeRole to root)."""
+    iam = iamd.client("iam")
+    iam.create_user(UserName=name)
+    iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return (
+        iamd.client("iam", key["AccessKeyId"], key["SecretAccessKey"]),
+        iamd.client("sts", key["AccessKeyId"], key["SecretAccessKey"]),
+    )
+
+
+@pytest.fixture
+def admin_sts(iamd: Server) -> Any:
+    return admin_clients(iamd)[1]
+
+
 def make_user(iamd: Server, name: str, *policies: str) -> tuple[Any, Any]:
     iam = iamd.client("iam")
     iam.create_user(UserName=name)
@@ -59,10 +76,10 @@ def make_user(iamd: Server, name: str, *policies: str) -> tuple[Any, Any]:
     )
 
 
-def test_assume_role_same_account_and_use_it(iamd: Server, iam: Any, sts: Any) -> None:
+def test_assume_role_same_account_and_use_it(iamd: Server, iam: Any, admin_sts: Any) -> None:
     iam.create_role(RoleName="reader", AssumeRolePolicyDocument=trust(iamd.account_id))
     iam.attach_role_policy(RoleName="reader", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
-    out = sts.assume_role(RoleArn=role_arn(iamd, "reader"), RoleSessionName="alice", DurationSeconds=900)
+    out = admin_sts.assume_role(RoleArn=role_arn(iamd, "reader"), RoleSessionName="alice", DurationSeconds=900)
     creds = out["Credentials"]
     assert creds["AccessKeyId"].startswith("ASIA") and len(creds["AccessKeyId"]) == 20
     assert len(creds["SecretAccessKey"]) == 40
@@ -79,6 +96,28 @@ def test_assume_role_same_account_and_use_it(iamd: Server, iam: Any, sts: Any) -
     assert code == "AccessDenied"
     assert message.startswith(f"User: arn:aws:sts::{iamd.account_id}:assumed-role/reader/alice is not authorized")
     assert iamd.client("sts").get_access_key_info(AccessKeyId=creds["AccessKeyId"])["Account"] == iamd.account_id
+
+
+def test_root_may_not_assume_roles(iamd: Server, iam: Any, sts: Any) -> None:
+    """AssumeRole API reference: the root user's credentials cannot call AssumeRole."""
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust(iamd.account_id))
+    refused = ("AccessDenied", "Roles may not be assumed by root accounts.")
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=role_arn(iamd, "r"), RoleSessionName="s1")
+    assert err(exc) == refused
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # refused before the role is looked at, and for the root's temporary credentials too
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role(RoleArn=role_arn(iamd, "missing"), RoleSessionName="s1")
+    assert err(exc) == refused
+    _, root_session_sts = session_clients(iamd, sts.get_session_token()["Credentials"])
+    with pytest.raises(ClientError) as exc:
+        root_session_sts.assume_role(RoleArn=role_arn(iamd, "r"), RoleSessionName="s1")
+    assert err(exc) == refused
+    with pytest.raises(AwsCliError) as cli_exc:
+        iamd.aws("sts", "assume-role", "--role-arn", role_arn(iamd, "r"), "--role-session-name", "cli")
+    assert "(AccessDenied)" in cli_exc.value.stderr
+    assert "Roles may not be assumed by root accounts." in cli_exc.value.stderr
 
 
 def test_trust_naming_the_account_needs_identity_permission(iamd: Server) -> None:
@@ -100,12 +139,12 @@ def test_trust_naming_the_user_grants_on_its_own(iamd: Server) -> None:
     user_sts.assume_role(RoleArn=role_arn(iamd, "r"), RoleSessionName="s1")
 
 
-def test_unknown_role_and_bad_arn(iamd: Server, sts: Any) -> None:
+def test_unknown_role_and_bad_arn(iamd: Server, admin_sts: Any) -> None:
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=role_arn(iamd, "nope"), RoleSessionName="s1")
+        admin_sts.assume_role(RoleArn=role_arn(iamd, "nope"), RoleSessionName="s1")
     assert err(exc)[0] == "AccessDenied"
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn="not-an-arn-at-all-really", RoleSessionName="s1")
+        admin_sts.assume_role(RoleArn="not-an-arn-at-all-really", RoleSessionName="s1")
     assert err(exc)[0] == "ValidationError"
 
 
@@ -150,7 +189,7 @@ def test_cross_account_with_external_id(iamd: Server) -> None:
     assert s_sts.get_caller_identity()["Account"] == other["AccountId"]
 
 
-def test_duration_rules_and_chaining(iamd: Server, iam: Any, sts: Any) -> None:
+def test_duration_rules_and_chaining(iamd: Server, iam: Any, admin_sts: Any) -> None:
     iam.create_role(RoleName="first", AssumeRolePolicyDocument=trust(iamd.account_id), MaxSessionDuration=7200)
     iam.put_role_policy(
         RoleName="first",
@@ -159,9 +198,9 @@ def test_duration_rules_and_chaining(iamd: Server, iam: Any, sts: Any) -> None:
     )
     iam.create_role(RoleName="second", AssumeRolePolicyDocument=trust(iamd.account_id), MaxSessionDuration=7200)
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(RoleArn=role_arn(iamd, "first"), RoleSessionName="s1", DurationSeconds=7201)
+        admin_sts.assume_role(RoleArn=role_arn(iamd, "first"), RoleSessionName="s1", DurationSeconds=7201)
     assert err(exc)[0] == "ValidationError"
-    out = sts.assume_role(RoleArn=role_arn(iamd, "first"), RoleSessionName="s1", DurationSeconds=7200)
+    out = admin_sts.assume_role(RoleArn=role_arn(iamd, "first"), RoleSessionName="s1", DurationSeconds=7200)
     _, s_sts = session_clients(iamd, out["Credentials"])
     with pytest.raises(ClientError) as exc:
         s_sts.assume_role(RoleArn=role_arn(iamd, "second"), RoleSessionName="chained", DurationSeconds=3601)
@@ -171,10 +210,10 @@ def test_duration_rules_and_chaining(iamd: Server, iam: Any, sts: Any) -> None:
     assert chained["AssumedRoleUser"]["Arn"].endswith("assumed-role/second/chained")
 
 
-def test_session_policy_narrows(iamd: Server, iam: Any, sts: Any) -> None:
+def test_session_policy_narrows(iamd: Server, iam: Any, admin_sts: Any) -> None:
     iam.create_role(RoleName="full", AssumeRolePolicyDocument=trust(iamd.account_id))
     iam.attach_role_policy(RoleName="full", PolicyArn="arn:aws:iam::aws:policy/IAMFullAccess")
-    out = sts.assume_role(
+    out = admin_sts.assume_role(
         RoleArn=role_arn(iamd, "full"),
         RoleSessionName="narrow",
         Policy=policy({"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}),
@@ -185,7 +224,7 @@ def test_session_policy_narrows(iamd: Server, iam: Any, sts: Any) -> None:
     with pytest.raises(ClientError) as exc:
         s_iam.list_roles()
     assert "because no session policy allows" in err(exc)[1]
-    managed = sts.assume_role(
+    managed = admin_sts.assume_role(
         RoleArn=role_arn(iamd, "full"),
         RoleSessionName="managed",
         PolicyArns=[{"arn": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}],
@@ -196,10 +235,10 @@ def test_session_policy_narrows(iamd: Server, iam: Any, sts: Any) -> None:
         m_iam.create_user(UserName="x")
 
 
-def test_session_tags_become_principal_tags_and_need_tag_session(iamd: Server, iam: Any, sts: Any) -> None:
+def test_session_tags_become_principal_tags_and_need_tag_session(iamd: Server, iam: Any, admin_sts: Any) -> None:
     iam.create_role(RoleName="no-tags", AssumeRolePolicyDocument=trust(iamd.account_id))
     with pytest.raises(ClientError) as exc:
-        sts.assume_role(
+        admin_sts.assume_role(
             RoleArn=role_arn(iamd, "no-tags"), RoleSessionName="s1", Tags=[{"Key": "team", "Value": "blue"}]
         )
     assert "sts:TagSession" in err(exc)[1]
@@ -219,13 +258,13 @@ def test_session_tags_become_principal_tags_and_need_tag_session(iamd: Server, i
             {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
         ),
     )
-    blue = sts.assume_role(
+    blue = admin_sts.assume_role(
         RoleArn=role_arn(iamd, "tagged"),
         RoleSessionName="b1",
         Tags=[{"Key": "team", "Value": "blue"}],
         TransitiveTagKeys=["team"],
     )
-    red = sts.assume_role(
+    red = admin_sts.assume_role(
         RoleArn=role_arn(iamd, "tagged"), RoleSessionName="r1", Tags=[{"Key": "team", "Value": "red"}]
     )
     session_clients(iamd, blue["Credentials"])[0].list_users()
@@ -241,10 +280,10 @@ def test_session_tags_become_principal_tags_and_need_tag_session(iamd: Server, i
         )
 
 
-def test_source_identity(iamd: Server, iam: Any, sts: Any) -> None:
+def test_source_identity(iamd: Server, iam: Any, admin_sts: Any) -> None:
     iam.create_role(RoleName="plain", AssumeRolePolicyDocument=trust(iamd.account_id))
     with pytest.raises(ClientError):
-        sts.assume_role(RoleArn=role_arn(iamd, "plain"), RoleSessionName="s1", SourceIdentity="alice")
+        admin_sts.assume_role(RoleArn=role_arn(iamd, "plain"), RoleSessionName="s1", SourceIdentity="alice")
     iam.create_role(
         RoleName="si",
         AssumeRolePolicyDocument=trust(iamd.account_id, ["sts:AssumeRole", "sts:SetSourceIdentity"]),
@@ -254,7 +293,7 @@ def test_source_identity(iamd: Server, iam: Any, sts: Any) -> None:
         PolicyName="p",
         PolicyDocument=policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
     )
-    out = sts.assume_role(RoleArn=role_arn(iamd, "si"), RoleSessionName="s1", SourceIdentity="alice")
+    out = admin_sts.assume_role(RoleArn=role_arn(iamd, "si"), RoleSessionName="s1", SourceIdentity="alice")
     assert out["SourceIdentity"] == "alice"
     _, s_sts = session_clients(iamd, out["Credentials"])
     again = s_sts.assume_role(RoleArn=role_arn(iamd, "si"), RoleSessionName="s2")
@@ -263,9 +302,9 @@ def test_source_identity(iamd: Server, iam: Any, sts: Any) -> None:
         s_sts.assume_role(RoleArn=role_arn(iamd, "si"), RoleSessionName="s3", SourceIdentity="mallory")
 
 
-def test_tampered_missing_and_foreign_tokens(iamd: Server, iam: Any, sts: Any, tmp_path: Path) -> None:
+def test_tampered_missing_and_foreign_tokens(iamd: Server, iam: Any, admin_sts: Any, tmp_path: Path) -> None:
     iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust(iamd.account_id))
-    creds = sts.assume_role(RoleArn=role_arn(iamd, "r"), RoleSessionName="s1")["Credentials"]
+    creds = admin_sts.assume_role(RoleArn=role_arn(iamd, "r"), RoleSessionName="s1")["Credentials"]
     token = creds["SessionToken"]
     flipped = token[:40] + ("A" if token[40] != "A" else "B") + token[41:]
     for bad in (flipped, "", "garbage"):
@@ -280,7 +319,8 @@ def test_tampered_missing_and_foreign_tokens(iamd: Server, iam: Any, sts: Any, t
     try:
         other_iam = other.client("iam")
         other_iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust(other.account_id))
-        foreign = other.client("sts").assume_role(RoleArn=role_arn(other, "r"), RoleSessionName="s1")["Credentials"]
+        other_sts = admin_clients(other)[1]
+        foreign = other_sts.assume_role(RoleArn=role_arn(other, "r"), RoleSessionName="s1")["Credentials"]
     finally:
         other.stop()
     client = iamd.client("sts", foreign["AccessKeyId"], foreign["SecretAccessKey"], foreign["SessionToken"])
@@ -325,9 +365,9 @@ def test_expired_session_is_refused(iamd: Server) -> None:
     assert iamd.client("sts", key, secret, live).get_caller_identity()["Account"] == iamd.account_id
 
 
-def test_presigned_get_caller_identity_with_session(iamd: Server, iam: Any, sts: Any) -> None:
+def test_presigned_get_caller_identity_with_session(iamd: Server, iam: Any, admin_sts: Any) -> None:
     iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust(iamd.account_id))
-    creds = sts.assume_role(RoleArn=role_arn(iamd, "r"), RoleSessionName="k8s")["Credentials"]
+    creds = admin_sts.assume_role(RoleArn=role_arn(iamd, "r"), RoleSessionName="k8s")["Credentials"]
     from botocore.auth import SigV4QueryAuth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -406,11 +446,18 @@ def test_federation_actions_not_implemented_yet(iamd: Server) -> None:
 
 def test_botocore_assume_role_provider_refreshes_through_iamd(iamd: Server, iam: Any, tmp_path: Path) -> None:
     iam.create_role(RoleName="profile-role", AssumeRolePolicyDocument=trust(iamd.account_id))
+    iam.create_user(UserName="deployer")
+    iam.put_user_policy(
+        UserName="deployer",
+        PolicyName="assume",
+        PolicyDocument=policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
+    )
+    key = iam.create_access_key(UserName="deployer")["AccessKey"]
     config = tmp_path / "config"
     config.write_text(
         "[profile base]\n"
-        f"aws_access_key_id = {iamd.access_key_id}\n"
-        f"aws_secret_access_key = {iamd.secret_access_key}\n"
+        f"aws_access_key_id = {key['AccessKeyId']}\n"
+        f"aws_secret_access_key = {key['SecretAccessKey']}\n"
         "region = us-east-1\n"
         "[profile assumed]\n"
         f"role_arn = {role_arn(iamd, 'profile-role')}\n"

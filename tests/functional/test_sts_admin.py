@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tests.functional.test_sts import admin_clients
 from tests.support.server import Server
 
 
@@ -21,10 +22,10 @@ def trust(account: str) -> str:
     )
 
 
-def assume(iamd: Server, role: str, session: str) -> Any:
-    creds = iamd.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{iamd.account_id}:role/{role}", RoleSessionName=session
-    )["Credentials"]
+def assume(iamd: Server, sts: Any, role: str, session: str) -> Any:
+    """IAM client of a session of ``role`` assumed with ``sts`` (an admin user's: AWS refuses root)."""
+    role_arn = f"arn:aws:iam::{iamd.account_id}:role/{role}"
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
     return iamd.client("iam", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
 
 
@@ -43,12 +44,13 @@ def eventually(check: Any, bound: float = 1.5) -> None:
 def test_key_rotation_keeps_old_tokens_valid(iamd: Server, iam: Any) -> None:
     iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust(iamd.account_id))
     iam.attach_role_policy(RoleName="r", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
-    before = assume(iamd, "r", "before")
+    _, sts = admin_clients(iamd)
+    before = assume(iamd, sts, "r", "before")
     proc = iamd.cli("keys", "rotate")
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["PrimaryKeyId"]) == 8
     time.sleep(1.1)  # the rotation reaches the server's key cache within the bound
-    after = assume(iamd, "r", "after")
+    after = assume(iamd, sts, "r", "after")
     before.list_roles()
     after.list_roles()
 
@@ -56,7 +58,8 @@ def test_key_rotation_keeps_old_tokens_valid(iamd: Server, iam: Any) -> None:
 def test_revoke_sessions(iamd: Server, iam: Any) -> None:
     iam.create_role(RoleName="rev", AssumeRolePolicyDocument=trust(iamd.account_id))
     iam.attach_role_policy(RoleName="rev", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
-    old = assume(iamd, "rev", "old")
+    _, sts = admin_clients(iamd)
+    old = assume(iamd, sts, "rev", "old")
     old.list_roles()
     time.sleep(1.1)
     proc = iamd.cli("roles", "revoke-sessions", "rev")
@@ -73,7 +76,7 @@ def test_revoke_sessions(iamd: Server, iam: Any) -> None:
 
     eventually(old_is_denied)
     time.sleep(1.1)
-    assume(iamd, "rev", "new").list_roles()
+    assume(iamd, sts, "rev", "new").list_roles()
     names = iam.list_role_policies(RoleName="rev")["PolicyNames"]
     assert names == ["AWSRevokeOlderSessions"]
     assert iamd.cli("roles", "revoke-sessions", "missing").returncode == 1
@@ -85,7 +88,7 @@ def test_credentials_survive_a_restart(tmp_path: Path) -> None:
     first = start_server(tmp_path / "node")
     try:
         first.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument=trust(first.account_id))
-        creds = first.client("sts").assume_role(
+        creds = admin_clients(first)[1].assume_role(
             RoleArn=f"arn:aws:iam::{first.account_id}:role/r", RoleSessionName="before-restart"
         )["Credentials"]
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -131,7 +132,7 @@ def test_tags(iam: Any) -> None:
     iam.tag_user(UserName="tagged", Tags=[{"Key": "a", "Value": "1"}, {"Key": "B", "Value": "2"}])
     iam.tag_user(UserName="tagged", Tags=[{"Key": "A", "Value": "3"}])  # keys case-insensitive
     tags = iam.list_user_tags(UserName="tagged")["Tags"]
-    assert sorted((t["Key"], t["Value"]) for t in tags) == [("A", "3"), ("B", "2")]
+    assert tags == [{"Key": "A", "Value": "3"}, {"Key": "B", "Value": "2"}]
     iam.untag_user(UserName="tagged", TagKeys=["b"])
     assert iam.list_user_tags(UserName="tagged")["Tags"] == [{"Key": "A", "Value": "3"}]
     with pytest.raises(ClientError) as exc:
@@ -142,11 +143,34 @@ def test_tags(iam: Any) -> None:
     assert error_of(exc) == ("InvalidInput", 400)
 
 
+def test_tags_in_plain_key_order(iam: Any) -> None:
+    """ListUserTags lists keys in plain (code point) order, like every other List*Tags."""
+    keys = ["b", "B", "a", "_x", "Z", "0"]
+    iam.create_user(UserName="ordered", Tags=[{"Key": k, "Value": "v"} for k in keys if k != "B"])
+    assert [t["Key"] for t in iam.list_user_tags(UserName="ordered")["Tags"]] == ["0", "Z", "_x", "a", "b"]
+    assert [t["Key"] for t in iam.get_user(UserName="ordered")["User"]["Tags"]] == ["0", "Z", "_x", "a", "b"]
+    page = iam.list_user_tags(UserName="ordered", MaxItems=2)
+    assert [t["Key"] for t in page["Tags"]] == ["0", "Z"] and page["IsTruncated"] is True
+    rest = iam.list_user_tags(UserName="ordered", Marker=page["Marker"])
+    assert [t["Key"] for t in rest["Tags"]] == ["_x", "a", "b"] and rest["IsTruncated"] is False
+
+
 def test_permissions_boundary(iam: Any) -> None:
     boundary = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-    iam.create_user(UserName="bounded", PermissionsBoundary=boundary)
+    created = iam.create_user(UserName="bounded", PermissionsBoundary=boundary)["User"]
+    assert created["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
     user = iam.get_user(UserName="bounded")["User"]
-    assert user["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    assert user["PermissionsBoundary"] == {
+        "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+        "PermissionsBoundaryArn": boundary,
+    }
+    # ListUsers (and GetGroup's members) carry a subset of the User shape: never the boundary
+    listed = iam.list_users()["Users"]
+    assert [u["UserName"] for u in listed] == ["bounded"] and "PermissionsBoundary" not in listed[0]
+    iam.create_group(GroupName="g")
+    iam.add_user_to_group(GroupName="g", UserName="bounded")
+    assert "PermissionsBoundary" not in iam.get_group(GroupName="g")["Users"][0]
+    iam.remove_user_from_group(GroupName="g", UserName="bounded")
     iam.delete_user_permissions_boundary(UserName="bounded")
     assert "PermissionsBoundary" not in iam.get_user(UserName="bounded")["User"]
     with pytest.raises(ClientError) as exc:
@@ -166,3 +190,50 @@ def test_aws_cli_tour(iamd: Server) -> None:
     with pytest.raises(AwsCliError) as exc:
         iamd.aws("iam", "get-user", "--user-name", "nobody")
     assert "NoSuchEntity" in exc.value.stderr
+
+
+INVALID_PATH = (
+    "The specified value for path is invalid. "
+    "It must begin and end with / and contain only alphanumeric characters and/or / characters."
+)
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+
+
+def test_paths_with_an_empty_segment_are_refused_everywhere(iamd: Server, iam: Any) -> None:
+    """IAM identifiers: a path begins and ends with / ; AWS refuses an empty segment with its own message."""
+    from tests.functional.test_server_certificates import upload
+
+    iam.create_user(UserName="u")
+    iam.create_group(GroupName="g")
+    iam.create_user(UserName="fine", Path="/a/b-c/d.e/")  # ordinary nested paths stay fine
+    creates: list[Any] = [
+        lambda path: iam.create_user(UserName="x", Path=path),
+        lambda path: iam.create_group(GroupName="x", Path=path),
+        lambda path: iam.create_role(RoleName="x", Path=path, AssumeRolePolicyDocument=TRUST),
+        lambda path: iam.create_instance_profile(InstanceProfileName="x", Path=path),
+        lambda path: iam.create_virtual_mfa_device(VirtualMFADeviceName="x", Path=path),
+        lambda path: upload(iam, "x", Path=path),
+        lambda path: iam.update_user(UserName="u", NewPath=path),
+        lambda path: iam.update_group(GroupName="g", NewPath=path),
+        lambda path: iam.update_user(UserName="missing", NewPath=path),  # checked before the lookup
+    ]
+    for call in creates:
+        for path in ("/a//b/", "/a/b//"):
+            with pytest.raises(ClientError) as exc:
+                call(path)
+            assert error_of(exc) == ("ValidationError", 400)
+            assert exc.value.response["Error"]["Message"] == INVALID_PATH
+    with pytest.raises(ClientError) as exc:  # the managed-policy path pattern refuses it in the model
+        iam.create_policy(PolicyName="x", Path="/a//b/", PolicyDocument=POLICY)
+    assert error_of(exc) == ("ValidationError", 400)
+    assert [u["Path"] for u in iam.list_users()["Users"]] == ["/a/b-c/d.e/", "/"]
+    assert iam.list_roles()["Roles"] == [] and [g["Path"] for g in iam.list_groups()["Groups"]] == ["/"]
+    with pytest.raises(AwsCliError) as cli:
+        iamd.aws("iam", "create-role", "--role-name", "x", "--path", "/a//b/", "--assume-role-policy-document", TRUST)
+    assert "(ValidationError)" in cli.value.stderr and INVALID_PATH in cli.value.stderr

@@ -15,7 +15,7 @@ from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
 from iamd.services.iam import policies
-from iamd.services.iam.roles import refuse_if_service_linked
+from iamd.services.iam.guards import refuse_protected_role
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
@@ -37,11 +37,11 @@ ROLE = Kind("role", t.roles, "RoleName", "PoliciesPerRole")
 
 
 def get_principal(ctx: RequestContext, kind: Kind, name: str, *, for_change: bool = False) -> Row[Any]:
-    """The named user, group or role; for changes, locked and refused for service-linked roles."""
+    """The named user, group or role; for changes, locked and refused for protected roles."""
     row = c.get_named(ctx, kind.table, name)
     if for_change:
         if kind is ROLE:
-            refuse_if_service_linked(row)
+            refuse_protected_role(row)
         # Serialize concurrent changes to one entity's policies (quota checks stay exact).
         ctx.conn.execute(sa.select(kind.table.c.id).where(kind.table.c.id == row.id).with_for_update())
     return row

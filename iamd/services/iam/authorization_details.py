@@ -73,11 +73,12 @@ def _tags(ctx: RequestContext, resource_type: str, ids: list[str]) -> dict[str, 
     if not ids:
         return out
     rows = ctx.conn.execute(
-        sa.select(tt.c.resource_id, tt.c.key, tt.c.value)
-        .where(tt.c.resource_type == resource_type, tt.c.resource_id.in_(ids))
-        .order_by(tt.c.resource_id, tt.c.key_lower)
+        sa.select(tt.c.resource_id, tt.c.key, tt.c.value).where(
+            tt.c.resource_type == resource_type, tt.c.resource_id.in_(ids)
+        )
     )
-    for r in rows:
+    # plain key order, as every other tag listing (sorted here: the engines' collations differ)
+    for r in sorted(rows, key=lambda r: r.key):
         out[r.resource_id].append({"Key": r.key, "Value": r.value})
     return out
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core.arn import iam_arn
-from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity
+from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, ValidationError
 from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.store import tables as t
@@ -72,6 +72,27 @@ def path_prefix_filter(column: sa.ColumnElement[str], params: Mapping[str, Any])
         return None
     escaped = str(prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.like(escaped + "%", escape="\\")
+
+
+# --- paths ---------------------------------------------------------------------------------------
+
+INVALID_PATH = (
+    "The specified value for path is invalid. "
+    "It must begin and end with / and contain only alphanumeric characters and/or / characters."
+)
+
+
+def check_path(path: str | None) -> str:
+    """An entity's ``Path``/``NewPath`` (``/`` when not given), refused as AWS refuses bad ones.
+
+    Besides the model's pattern (checked by the protocol layer), AWS refuses a path with an
+    empty segment (``/a//b/``) with its own ValidationError message.
+    """
+    if not path:
+        return "/"
+    if not (path.startswith("/") and path.endswith("/")) or "//" in path:
+        raise ValidationError(INVALID_PATH)
+    return path
 
 
 # --- ARNs ----------------------------------------------------------------------------------------
@@ -203,25 +224,39 @@ def delete_all_tags(ctx: RequestContext, resource_type: str, resource_id: str) -
     ctx.conn.execute(tt.delete().where(tt.c.resource_type == resource_type, tt.c.resource_id == resource_id))
 
 
-def get_tags(ctx: RequestContext, resource_type: str, resource_id: str) -> list[dict[str, str]]:
+def _sorted_tags(ctx: RequestContext, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
+    """A resource's tags as (key, value) in plain key order (code points, as AWS lists them).
+
+    Sorted here rather than in SQL so that SQLite and PostgreSQL (whose collations differ) agree;
+    a resource has at most 50 tags.
+    """
     tt = t.tags
     rows = ctx.conn.execute(
-        sa.select(tt.c.key, tt.c.value)
-        .where(tt.c.resource_type == resource_type, tt.c.resource_id == resource_id)
-        .order_by(tt.c.key_lower)
+        sa.select(tt.c.key, tt.c.value).where(tt.c.resource_type == resource_type, tt.c.resource_id == resource_id)
     )
-    return [{"Key": r.key, "Value": r.value} for r in rows]
+    return sorted((r.key, r.value) for r in rows)
+
+
+def get_tags(ctx: RequestContext, resource_type: str, resource_id: str) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in _sorted_tags(ctx, resource_type, resource_id)]
 
 
 def list_tags_page(
     ctx: RequestContext, resource_type: str, resource_id: str, params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    tt = t.tags
-    query = sa.select(tt.c.key, tt.c.value, tt.c.key_lower).where(
-        tt.c.resource_type == resource_type, tt.c.resource_id == resource_id
-    )
-    rows, extra = paginate(ctx, query, [tt.c.key_lower], params)
-    return {"Tags": [{"Key": r.key, "Value": r.value} for r in rows], **extra}
+    """One page of List*Tags: plain key order, the marker being the page's last key."""
+    tags = _sorted_tags(ctx, resource_type, resource_id)
+    marker = params.get("Marker")
+    if marker:
+        after = str(decode_marker(str(marker))[0])
+        tags = [tag for tag in tags if tag[0] > after]
+    max_items = int(params.get("MaxItems") or DEFAULT_MAX_ITEMS)
+    page = tags[:max_items]
+    out: dict[str, Any] = {"Tags": [{"Key": key, "Value": value} for key, value in page]}
+    out["IsTruncated"] = len(tags) > max_items
+    if len(tags) > max_items:
+        out["Marker"] = encode_marker(page[-1][0])
+    return out
 
 
 # --- inline policy helpers shared by users, groups and roles ---------------------------------------

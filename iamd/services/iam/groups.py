@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core import ids
-from iamd.core.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
+from iamd.core.errors import DeleteConflict, EntityAlreadyExists
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
 from iamd.services.iam.users import user_output
@@ -29,6 +29,7 @@ def group_output(ctx: RequestContext, row: Row[Any]) -> dict[str, Any]:
 
 @operation("iam", "CreateGroup")
 def create_group(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    path = c.check_path(p.get("Path"))
     name: str = p["GroupName"]
     g = t.groups
     if c.find_named(ctx, g, name) is not None:
@@ -46,7 +47,7 @@ def create_group(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
             account_id=ctx.account_id,
             name=name,
             name_key=name.lower(),
-            path=p.get("Path") or "/",
+            path=path,
             created_at=ctx.now(),
         )
     )
@@ -76,6 +77,7 @@ def list_groups(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 
 @operation("iam", "UpdateGroup")
 def update_group(ctx: RequestContext, p: dict[str, Any]) -> None:
+    new_path = c.check_path(p["NewPath"]) if p.get("NewPath") else None
     row = c.get_group(ctx, p["GroupName"])
     values: dict[str, Any] = {}
     new_name = p.get("NewGroupName")
@@ -84,8 +86,8 @@ def update_group(ctx: RequestContext, p: dict[str, Any]) -> None:
         if clash is not None and clash.id != row.id:
             raise EntityAlreadyExists(f"Group with name {new_name} already exists.")
         values.update(name=new_name, name_key=new_name.lower())
-    if p.get("NewPath"):
-        values["path"] = p["NewPath"]
+    if new_path is not None:
+        values["path"] = new_path
     if values:
         ctx.conn.execute(t.groups.update().where(t.groups.c.id == row.id).values(**values))
     return None
@@ -133,9 +135,9 @@ def remove_user_from_group(ctx: RequestContext, p: dict[str, Any]) -> None:
     group = c.get_group(ctx, p["GroupName"])
     user = c.get_user(ctx, p["UserName"])
     gm = t.group_members
-    result = ctx.conn.execute(gm.delete().where(gm.c.group_id == group.id, gm.c.user_id == user.id))
-    if result.rowcount == 0:
-        raise NoSuchEntity(f"The user with name {p['UserName']} cannot be found.")
+    # An existing user who is not a member: AWS succeeds without change (as AddUserToGroup does
+    # for a member); only a missing user or group is NoSuchEntity.
+    ctx.conn.execute(gm.delete().where(gm.c.group_id == group.id, gm.c.user_id == user.id))
     return None
 
 

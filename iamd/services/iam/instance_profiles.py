@@ -14,7 +14,8 @@ from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded,
 from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
-from iamd.services.iam.roles import refuse_if_service_linked, role_output
+from iamd.services.iam.guards import refuse_protected_role
+from iamd.services.iam.roles import role_output
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
@@ -75,6 +76,7 @@ def get_profile(ctx: RequestContext, name: str) -> Row[Any]:
 
 @operation("iam", "CreateInstanceProfile")
 def create_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    path = c.check_path(p.get("Path"))
     name: str = p["InstanceProfileName"]
     ip = t.instance_profiles
     if c.find_named(ctx, ip, name) is not None:
@@ -92,7 +94,7 @@ def create_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[s
             account_id=ctx.account_id,
             name=name,
             name_key=name.lower(),
-            path=p.get("Path") or "/",
+            path=path,
             created_at=ctx.now(),
         )
     )
@@ -145,7 +147,7 @@ def delete_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
 def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     profile = get_profile(ctx, p["InstanceProfileName"])
     role = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(role)
+    refuse_protected_role(role)
     ipr = t.instance_profile_roles
     current = [
         r.role_id
@@ -164,7 +166,7 @@ def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None
 def remove_role_from_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     profile = get_profile(ctx, p["InstanceProfileName"])
     role = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(role)
+    refuse_protected_role(role)
     ipr = t.instance_profile_roles
     result = ctx.conn.execute(ipr.delete().where(ipr.c.instance_profile_id == profile.id, ipr.c.role_id == role.id))
     if result.rowcount == 0:

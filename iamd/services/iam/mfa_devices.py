@@ -46,6 +46,9 @@ HARDWARE = "hardware"
 FIDO = "fido"
 """Security keys and passkeys, registered in the web console (iamd.services.console.fido_devices)."""
 INVALID_CODE = "Authentication code for device is not valid."
+MAX_NAME = 226
+MAX_SERIAL = 256
+"""serialNumberType's maximum length: EnableMFADevice and the rest name a device by serial."""
 
 
 # --- owners --------------------------------------------------------------------------------------
@@ -164,19 +167,23 @@ def qr_png(uri: str) -> bytes:
 @operation("iam", "CreateVirtualMFADevice")
 def create_virtual_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     name: str = p["VirtualMFADeviceName"]
-    path: str = p.get("Path") or "/"
-    if len(name) > 226:
+    path = c.check_path(p.get("Path"))
+    if len(name) > MAX_NAME:
         raise ValidationError(
             "1 validation error detected: Value at 'virtualMFADeviceName' failed to satisfy constraint: "
-            "Member must have length less than or equal to 226"
+            f"Member must have length less than or equal to {MAX_NAME}"
         )
     d = t.mfa_devices
     serial = c.arn(ctx, "mfa", path, name)
-    clash = ctx.conn.execute(
-        sa.select(d.c.id).where(
-            sa.or_(sa.and_(d.c.account_id == ctx.account_id, d.c.name_key == name.lower()), d.c.serial == serial)
+    if len(serial) > MAX_SERIAL:  # such a device could never be named in EnableMFADevice
+        raise ValidationError(
+            f"1 validation error detected: Value '{serial}' at 'serialNumber' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_SERIAL}"
         )
-    ).first()
+    # Unique by path and name (the API reference: "Use with path to uniquely identify a virtual
+    # MFA device"): the same name may be used again under another path.
+    same_place = sa.and_(d.c.account_id == ctx.account_id, d.c.path == path, d.c.name_key == name.lower())
+    clash = ctx.conn.execute(sa.select(d.c.id).where(sa.or_(same_place, d.c.serial == serial))).first()
     if clash is not None:
         raise EntityAlreadyExists("MFADevice entity at the same path and name already exists.")
     c.validate_tags(p.get("Tags") or [])

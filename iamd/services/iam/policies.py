@@ -14,16 +14,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core import ids
-from iamd.core.errors import AccessDenied, DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from iamd.core.quotas import quota
 from iamd.policy.document import PolicyKind, check_document
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
+from iamd.services.iam.guards import AWS_ACCOUNT, refuse_aws_managed_policy
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
 RESOURCE = "policy"
-AWS_ACCOUNT = "aws"
 
 # --- counts ---------------------------------------------------------------------------------------
 
@@ -70,8 +70,19 @@ def policy_query(ctx: RequestContext) -> sa.Select[Any]:
 
 
 def policy_output(
-    ctx: RequestContext, row: Row[Any], *, with_description: bool = True, with_tags: bool = False
+    ctx: RequestContext,
+    row: Row[Any],
+    *,
+    with_description: bool = True,
+    with_tags: bool = False,
+    empty_tags: bool = False,
 ) -> dict[str, Any]:
+    """The ``Policy`` shape of a policy row.
+
+    AWS answers GetPolicy with Description and Tags (an empty list when there are none),
+    CreatePolicy without Description and with Tags only when some were given, and ListPolicies
+    with neither.
+    """
     out: dict[str, Any] = {
         "PolicyName": row.name,
         "PolicyId": row.id,
@@ -88,7 +99,7 @@ def policy_output(
     out["UpdateDate"] = row.updated_at
     if with_tags:
         tags = c.get_tags(ctx, RESOURCE, row.id)
-        if tags:
+        if tags or empty_tags:
             out["Tags"] = tags
     return out
 
@@ -115,10 +126,7 @@ def get_any(ctx: RequestContext, policy_arn: str) -> Row[Any]:
 def get_local(ctx: RequestContext, policy_arn: str, action: str) -> Row[Any]:
     """A policy the caller may change: AWS managed policies are refused as AWS refuses them."""
     row = get_any(ctx, policy_arn)
-    if row.account_id == AWS_ACCOUNT:
-        raise AccessDenied(
-            f"User: {ctx.caller.arn} is not authorized to perform: iam:{action} on resource: policy {row.arn}"
-        )
+    refuse_aws_managed_policy(ctx, row, action)
     # Serialize concurrent changes to one policy (row lock on PostgreSQL; SQLite writers are serial).
     ctx.conn.execute(sa.select(t.managed_policies.c.id).where(t.managed_policies.c.id == row.id).with_for_update())
     return row
@@ -160,7 +168,7 @@ def _newest_version_time(ctx: RequestContext, policy_id: str) -> float | None:
 @operation("iam", "CreatePolicy")
 def create_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     name: str = p["PolicyName"]
-    path: str = p.get("Path") or "/"
+    path = c.check_path(p.get("Path"))
     document: str = p["PolicyDocument"]
     check_document(document, PolicyKind.MANAGED)
     mp = t.managed_policies
@@ -202,7 +210,7 @@ def create_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     )
     c.put_tags(ctx, RESOURCE, policy_id, tags)
     row = ctx.conn.execute(policy_query(ctx).where(mp.c.id == policy_id)).one()
-    return {"Policy": policy_output(ctx, row, with_tags=True)}
+    return {"Policy": policy_output(ctx, row, with_description=False, with_tags=True)}
 
 
 @operation("iam", "GetPolicy")
@@ -211,7 +219,7 @@ def get_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = find_with_counts(ctx, policy_arn)
     if row is None:
         raise not_found(policy_arn)
-    return {"Policy": policy_output(ctx, row, with_tags=True)}
+    return {"Policy": policy_output(ctx, row, with_tags=True, empty_tags=True)}
 
 
 @operation("iam", "ListPolicies")

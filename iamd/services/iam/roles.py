@@ -1,10 +1,9 @@
 """IAM roles: trust policy, session duration, description, boundary, tags, last used.
 
 Service-linked roles (``service_linked``) are created and deleted by
-``iamd.services.iam.service_linked_roles``; here they are readable and taggable, and their
-description may be edited (as in AWS), but every other change is refused with
-``UnmodifiableEntity``.  Other modules that change roles (inline and attached policies)
-use :func:`is_service_linked` / :func:`refuse_if_service_linked`.
+``iamd.services.iam.service_linked_roles``.  They and the roles under ``/aws-reserved/`` are
+protected by ``iamd.services.iam.guards``: readable and taggable, a service-linked role's
+description editable (as in AWS), every other change refused with ``UnmodifiableEntity``.
 """
 
 from __future__ import annotations
@@ -16,16 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core import ids
-from iamd.core.errors import (
-    DeleteConflict,
-    EntityAlreadyExists,
-    NoSuchEntity,
-    UnmodifiableEntity,
-    ValidationError,
-)
+from iamd.core.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity, ValidationError
 from iamd.policy.document import PolicyKind, check_document
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
+from iamd.services.iam.guards import refuse_protected_role
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
@@ -37,9 +31,6 @@ __all__ = [
     "check_max_session_duration",
     "delete_role_row",
     "insert_role",
-    "is_service_linked",
-    "protected_role_error",
-    "refuse_if_service_linked",
     "role_output",
 ]
 
@@ -48,26 +39,6 @@ RESOURCE = "role"
 MIN_SESSION = 3600
 MAX_SESSION = 43200
 DEFAULT_SESSION = 3600
-
-
-# --- service-linked roles ---------------------------------------------------------------------
-
-
-def is_service_linked(row: Row[Any]) -> bool:
-    """True for a role created by CreateServiceLinkedRole (only its service may change it)."""
-    return bool(row.service_linked)
-
-
-def protected_role_error(row: Row[Any]) -> UnmodifiableEntity:
-    return UnmodifiableEntity(
-        f"Cannot perform the operation on the protected role '{row.name}' - this role is only modifiable by AWS"
-    )
-
-
-def refuse_if_service_linked(row: Row[Any]) -> None:
-    """Raise AWS's ``UnmodifiableEntity`` when ``row`` is a service-linked role."""
-    if is_service_linked(row):
-        raise protected_role_error(row)
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -197,6 +168,7 @@ def delete_role_row(ctx: RequestContext, row: Row[Any]) -> None:
 
 @operation("iam", "CreateRole")
 def create_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    path = c.check_path(p.get("Path"))
     name: str = p["RoleName"]
     document: str = p["AssumeRolePolicyDocument"]
     check_document(document, PolicyKind.TRUST, name)
@@ -207,7 +179,7 @@ def create_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = insert_role(
         ctx,
         name=name,
-        path=p.get("Path") or "/",
+        path=path,
         trust_policy=document,
         description=p.get("Description"),
         max_session_duration=duration,
@@ -238,9 +210,9 @@ def list_roles(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 def update_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = c.get_role(ctx, p["RoleName"])
     values: dict[str, Any] = {}
+    # AWS lets anyone edit a service-linked role's description, nothing else.
+    refuse_protected_role(row, description_only=p.get("MaxSessionDuration") is None)
     if p.get("MaxSessionDuration") is not None:
-        # AWS lets anyone edit a service-linked role's description, nothing else.
-        refuse_if_service_linked(row)
         values["max_session_duration"] = check_max_session_duration(p["MaxSessionDuration"])
     if p.get("Description") is not None:
         values["description"] = p["Description"] or None
@@ -252,6 +224,7 @@ def update_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 @operation("iam", "UpdateRoleDescription")
 def update_role_description(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = c.get_role(ctx, p["RoleName"])
+    refuse_protected_role(row, description_only=True)
     ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(description=p["Description"] or None))
     return {"Role": role_output(ctx, _fetch(ctx, row.id), with_tags=True, with_last_used=True)}
 
@@ -259,7 +232,7 @@ def update_role_description(ctx: RequestContext, p: dict[str, Any]) -> Mapping[s
 @operation("iam", "DeleteRole")
 def delete_role(ctx: RequestContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(row)
+    refuse_protected_role(row)
     rid = row.id
     ip, pa, ipr = t.inline_policies, t.policy_attachments, t.instance_profile_roles
     checks: list[tuple[sa.Select[Any], str]] = [
@@ -280,7 +253,7 @@ def delete_role(ctx: RequestContext, p: dict[str, Any]) -> None:
 @operation("iam", "UpdateAssumeRolePolicy")
 def update_assume_role_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(row)
+    refuse_protected_role(row)
     document: str = p["PolicyDocument"]
     check_document(document, PolicyKind.TRUST, row.name)
     ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(trust_policy=document))
@@ -310,7 +283,7 @@ def list_role_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 @operation("iam", "PutRolePermissionsBoundary")
 def put_role_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(row)
+    refuse_protected_role(row)
     boundary: str = p["PermissionsBoundary"]
     c.check_boundary(ctx, boundary)
     ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(permissions_boundary=boundary))
@@ -320,7 +293,7 @@ def put_role_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> Non
 @operation("iam", "DeleteRolePermissionsBoundary")
 def delete_role_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
-    refuse_if_service_linked(row)
+    refuse_protected_role(row)
     if not row.permissions_boundary:
         raise NoSuchEntity(f"The role with name {row.name} does not have a permissions boundary.")
     ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(permissions_boundary=None))

@@ -116,6 +116,7 @@ def _get(ctx: RequestContext, name: str) -> Row[Any]:
 
 @operation("iam", "UploadServerCertificate")
 def upload_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    path = c.check_path(p.get("Path"))
     name: str = p["ServerCertificateName"]
     sc = t.server_certificates
     if c.find_named(ctx, sc, name) is not None:
@@ -143,7 +144,7 @@ def upload_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mapping
             account_id=ctx.account_id,
             name=name,
             name_key=name.lower(),
-            path=p.get("Path") or "/",
+            path=path,
             created_at=ctx.now(),
             body=body,
             chain=chain_pem or None,
@@ -190,6 +191,7 @@ def list_server_certificates(ctx: RequestContext, p: dict[str, Any]) -> Mapping[
 
 @operation("iam", "UpdateServerCertificate")
 def update_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
+    new_path = c.check_path(p["NewPath"]) if p.get("NewPath") else None
     row = _get(ctx, p["ServerCertificateName"])
     values: dict[str, Any] = {}
     new_name = p.get("NewServerCertificateName")
@@ -198,8 +200,8 @@ def update_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
         if clash is not None and clash.id != row.id:
             raise _already_exists(new_name)
         values.update(name=new_name, name_key=new_name.lower())
-    if p.get("NewPath"):
-        values["path"] = p["NewPath"]
+    if new_path is not None:
+        values["path"] = new_path
     if values:
         sc = t.server_certificates
         ctx.conn.execute(sc.update().where(sc.c.id == row.id).values(**values))

@@ -1,17 +1,26 @@
-"""Service-linked roles: roles that a service (from the operator's list) owns.
+"""Service-linked roles: roles that an AWS service (or an operator's own service) owns.
 
-The eligible service principals are ``Settings.service_linked_principals``
-(``IAMD_SERVICE_LINKED_PRINCIPALS``).  A service-linked role is named
-``AWSServiceRoleFor<Service>[_<CustomSuffix>]``, lives under ``/aws-service-role/<service>/``
-and trusts only its service.  Deletion is immediate: the deletion task is recorded as
+The services AWS accepts, with the role name AWS gives each and whether it takes a
+CustomSuffix, are data: ``service_linked_roles.json`` beside this module.  Which principals a
+deployment accepts is ``Settings.service_linked_principals`` (``IAMD_SERVICE_LINKED_PRINCIPALS``):
+the token ``aws`` stands for that whole list, any other entry is one more principal (an
+operator's own service, named generically: ``my-batch.amazonaws.com`` ->
+``AWSServiceRoleForMyBatch``, custom suffixes allowed).  The default is ``aws,iamd.internal``.
+
+A service-linked role lives under ``/aws-service-role/<service>/``, trusts only its service,
+gets the AWS managed policies AWS attaches to it (those iamd's catalogue has) and is protected
+by ``iamd.services.iam.guards``.  Deletion is immediate: the deletion task is recorded as
 ``SUCCEEDED`` so that GetServiceLinkedRoleDeletionStatus answers as AWS does once done.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,52 +28,61 @@ import sqlalchemy as sa
 from iamd.core.errors import InvalidInput, NoSuchEntity
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
+from iamd.services.iam.guards import AWS_ACCOUNT, SERVICE_ROLE_PATH
 from iamd.services.iam.roles import DEFAULT_SESSION, delete_role_row, insert_role, role_output
 from iamd.services.registry import operation
 from iamd.store import tables as t
 
 ROLE_PREFIX = "AWSServiceRoleFor"
-PATH_PREFIX = "/aws-service-role/"
+PATH_PREFIX = SERVICE_ROLE_PATH
 MAX_ROLE_NAME = 64
-
-# AWS's names for the default eligible services (and a few other well-known ones); any other
-# principal gets the generic CamelCase name from ``role_suffix``.
-_KNOWN_NAMES = {
-    "autoscaling.amazonaws.com": "AutoScaling",
-    "elasticloadbalancing.amazonaws.com": "ElasticLoadBalancing",
-    "ecs.amazonaws.com": "ECS",
-    "rds.amazonaws.com": "RDS",
-    "lambda.amazonaws.com": "Lambda",
-    "ec2.amazonaws.com": "EC2",
-    "iamd.internal": "Iamd",
-    "spot.amazonaws.com": "EC2Spot",
-    "es.amazonaws.com": "AmazonElasticsearchService",
-    "elasticbeanstalk.amazonaws.com": "ElasticBeanstalk",
-    "organizations.amazonaws.com": "Organizations",
-    "ssm.amazonaws.com": "AmazonSSM",
-    "guardduty.amazonaws.com": "AmazonGuardDuty",
-    "eks.amazonaws.com": "AmazonEKS",
-    "elasticache.amazonaws.com": "ElastiCache",
-    "redshift.amazonaws.com": "Redshift",
-    "replicator.lambda.amazonaws.com": "LambdaReplicator",
-    "securityhub.amazonaws.com": "SecurityHub",
-    "cloudtrail.amazonaws.com": "CloudTrail",
-    "trustedadvisor.amazonaws.com": "TrustedAdvisor",
-    "support.amazonaws.com": "Support",
-}
-
+AWS_SERVICES = "aws"
+"""The token in ``Settings.service_linked_principals`` that stands for every AWS service."""
+_CATALOGUE = Path(__file__).with_name("service_linked_roles.json")
 _DOMAIN_SUFFIXES = (".amazonaws.com.cn", ".amazonaws.com", ".amazon.com")
 
 
-def role_suffix(service: str) -> str:
-    """The ``<Service>`` part of ``AWSServiceRoleFor<Service>`` for a service principal.
+@dataclass(frozen=True, slots=True)
+class LinkedService:
+    """How AWS makes the service-linked role of one service principal."""
 
-    Known principals use AWS's names; others are CamelCased from their labels, most
-    significant first (``replicator.lambda.amazonaws.com`` -> ``LambdaReplicator``).
+    role_name: str
+    custom_suffix: bool = False
+    policies: tuple[str, ...] = ()
+    """AWS managed policies attached to the role, as ``path/name`` under ``policy/``."""
+
+
+@functools.cache
+def aws_services() -> Mapping[str, LinkedService]:
+    """The service principals AWS accepts in CreateServiceLinkedRole (service_linked_roles.json)."""
+    data = json.loads(_CATALOGUE.read_text())
+    return {
+        principal: LinkedService(
+            role_name=entry["role_name"],
+            custom_suffix=bool(entry.get("custom_suffix", False)),
+            policies=tuple(entry.get("policies", ())),
+        )
+        for principal, entry in data["services"].items()
+    }
+
+
+def linked_service(configured: Sequence[str], service: str) -> LinkedService | None:
+    """The service as this deployment accepts it, or None when it is not eligible."""
+    if AWS_SERVICES in configured or service in configured:
+        known = aws_services().get(service)
+        if known is not None:
+            return known
+    if service in configured:
+        return LinkedService(role_name=ROLE_PREFIX + role_suffix(service), custom_suffix=True)
+    return None
+
+
+def role_suffix(service: str) -> str:
+    """The generic ``<Service>`` part of ``AWSServiceRoleFor<Service>`` for an operator's principal.
+
+    Labels are CamelCased, most significant first (``worker.batch-jobs.amazonaws.com`` ->
+    ``BatchJobsWorker``); AWS's own services take their names from the catalogue instead.
     """
-    known = _KNOWN_NAMES.get(service)
-    if known:
-        return known
     head = service
     for suffix in _DOMAIN_SUFFIXES:
         if head.endswith(suffix):
@@ -79,15 +97,18 @@ def role_suffix(service: str) -> str:
 
 
 def role_name(service: str, custom_suffix: str | None = None) -> str:
-    name = ROLE_PREFIX + role_suffix(service)
+    """The role's name: AWS's for its services, the generic one otherwise, ``_<suffix>`` appended."""
+    known = aws_services().get(service)
+    name = known.role_name if known is not None else ROLE_PREFIX + role_suffix(service)
     return f"{name}_{custom_suffix}" if custom_suffix else name
 
 
 def trust_policy(service: str) -> str:
+    """The trust policy AWS writes: the service alone may assume the role."""
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": [service]}, "Action": ["sts:AssumeRole"]}],
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
         }
     )
 
@@ -100,12 +121,26 @@ def service_of(row: Any) -> str:
     return path.strip("/")
 
 
+def _attach_policies(ctx: RequestContext, role_id: str, policies: Sequence[str]) -> None:
+    """Attach the AWS managed policies AWS attaches to the role, those iamd's catalogue holds."""
+    mp, pa = t.managed_policies, t.policy_attachments
+    for policy in policies:
+        arn = f"arn:{ctx.partition}:iam::{AWS_ACCOUNT}:policy/{policy}"
+        row = ctx.conn.execute(sa.select(mp.c.id).where(mp.c.arn == arn, mp.c.account_id == AWS_ACCOUNT)).first()
+        if row is not None:
+            ctx.conn.execute(pa.insert().values(policy_id=row.id, principal_type="role", principal_id=role_id))
+
+
 @operation("iam", "CreateServiceLinkedRole")
 def create_service_linked_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     service: str = p["AWSServiceName"]
-    if service not in ctx.settings.service_linked_principals:
+    linked = linked_service(ctx.settings.service_linked_principals, service)
+    if linked is None:
         raise InvalidInput(f"Service name {service} is not eligible for service-linked roles.")
-    name = role_name(service, p.get("CustomSuffix"))
+    suffix: str | None = p.get("CustomSuffix") or None
+    if suffix and not linked.custom_suffix:
+        raise InvalidInput(f"Custom suffix is not allowed for {service}")
+    name = f"{linked.role_name}_{suffix}" if suffix else linked.role_name
     if len(name) > MAX_ROLE_NAME:
         raise InvalidInput(
             f"The role name {name} is longer than {MAX_ROLE_NAME} characters; please use a shorter suffix."
@@ -121,6 +156,7 @@ def create_service_linked_role(ctx: RequestContext, p: dict[str, Any]) -> Mappin
         max_session_duration=DEFAULT_SESSION,
         service_linked=True,
     )
+    _attach_policies(ctx, row.id, linked.policies)
     return {"Role": role_output(ctx, row)}
 
 

@@ -64,7 +64,7 @@ def _output(ctx: RequestContext, owner: Owner, row: Row[Any]) -> dict[str, Any]:
 @operation("iam", "UploadSigningCertificate")
 def upload_signing_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     owner = resolve_owner(ctx, p)
-    body = str(p["CertificateBody"]).strip()
+    body = str(p["CertificateBody"])  # kept as uploaded (trailing newline included), as AWS returns it
     cert_id = certificate_id(body)
     sc = t.signing_certificates
     # Ids are fingerprints, so a certificate can be registered once in the whole store.
@@ -76,7 +76,7 @@ def upload_signing_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mappin
         ctx,
         "signing_certificates_per_user",
         c.count(ctx, sa.select(sc.c.id).where(sc.c.account_id == ctx.account_id, owner.owns(sc.c.user_id))),
-        "Cannot exceed quota for SigningCertificatesPerUser: {limit}",
+        "Cannot exceed quota for CertificatesPerUser: {limit}",
     )
     ctx.conn.execute(
         sc.insert().values(

@@ -20,6 +20,12 @@ RESOURCE = "user"
 
 
 def user_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
+    """The ``User`` shape of a ``users`` row.
+
+    The full form (CreateUser, GetUser: ``with_tags=True``) carries PermissionsBoundary and Tags
+    when the user has them; the list form (ListUsers, GetGroup's members, ListVirtualMFADevices)
+    never does, as AWS's listing operations answer.
+    """
     out: dict[str, Any] = {
         "Path": row.path,
         "UserName": row.name,
@@ -29,10 +35,10 @@ def user_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = False) 
     }
     if row.password_last_used is not None:
         out["PasswordLastUsed"] = row.password_last_used
-    boundary = c.boundary_output(row.permissions_boundary)
-    if boundary:
-        out["PermissionsBoundary"] = boundary
     if with_tags:
+        boundary = c.boundary_output(row.permissions_boundary)
+        if boundary:
+            out["PermissionsBoundary"] = boundary
         tags = c.get_tags(ctx, RESOURCE, row.id)
         if tags:
             out["Tags"] = tags
@@ -41,6 +47,7 @@ def user_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = False) 
 
 @operation("iam", "CreateUser")
 def create_user(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    path = c.check_path(p.get("Path"))
     name: str = p["UserName"]
     if c.find_named(ctx, t.users, name) is not None:
         raise EntityAlreadyExists(f"User with name {name} already exists.")
@@ -60,7 +67,7 @@ def create_user(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
             account_id=ctx.account_id,
             name=name,
             name_key=name.lower(),
-            path=p.get("Path") or "/",
+            path=path,
             created_at=ctx.now(),
             permissions_boundary=boundary,
         )
@@ -98,6 +105,7 @@ def list_users(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 
 @operation("iam", "UpdateUser")
 def update_user(ctx: RequestContext, p: dict[str, Any]) -> None:
+    new_path = c.check_path(p["NewPath"]) if p.get("NewPath") else None
     row = c.get_user(ctx, p["UserName"])
     values: dict[str, Any] = {}
     new_name = p.get("NewUserName")
@@ -106,8 +114,8 @@ def update_user(ctx: RequestContext, p: dict[str, Any]) -> None:
         if clash is not None and clash.id != row.id:
             raise EntityAlreadyExists(f"User with name {new_name} already exists.")
         values.update(name=new_name, name_key=new_name.lower())
-    if p.get("NewPath"):
-        values["path"] = p["NewPath"]
+    if new_path is not None:
+        values["path"] = new_path
     if values:
         ctx.conn.execute(t.users.update().where(t.users.c.id == row.id).values(**values))
     return None
