@@ -13,9 +13,10 @@ literal beats a label, a label beats a greedy label; then the route with more li
 parts.  Two operations with the same method, segments and query literals would be ambiguous:
 building the router refuses them.
 
-:meth:`RestRouter.unsigned` merges the operations several models call without a SigV4
-signature (the SSO portal's and SSO-OIDC's): such a request names no service in a credential
-scope, so its path alone must say which service and operation it is for.
+:meth:`RestRouter.combined` merges the routes of several REST models (refusing any route two
+services share): a request without a SigV4 signature names no service in a credential scope, so
+its path alone must say which service and operation it is for (the SSO portal's and SSO-OIDC's
+unsigned operations); the caller then checks that the operation is one called unsigned.
 """
 
 from __future__ import annotations
@@ -92,14 +93,15 @@ class RestRouter:
         self._build(spec.name, [(spec, name) for name in spec.operations])
 
     @classmethod
-    def unsigned(cls, specs: Iterable[ServiceSpec]) -> RestRouter:
-        """One router over the unsigned operations of the REST models ``specs``."""
+    def combined(cls, specs: Iterable[ServiceSpec]) -> RestRouter:
+        """One router over every operation of the REST models ``specs`` (ValueError if two
+        operations of them share a route); :attr:`Route.service` says whose each is."""
         router = cls.__new__(cls)
-        chosen = [s for s in specs if s.protocol == "rest-json"]
-        router._build(
-            " / ".join(s.name for s in chosen),
-            [(s, name) for s in chosen for name, op in s.operations.items() if op.unsigned],
-        )
+        chosen = list(specs)
+        for spec in chosen:
+            if spec.protocol != "rest-json":
+                raise ValueError(f"{spec.name} speaks {spec.protocol}, not REST-JSON")
+        router._build(" / ".join(s.name for s in chosen), [(s, name) for s in chosen for name in s.operations])
         return router
 
     def _build(self, description: str, operations: list[tuple[ServiceSpec, str]]) -> None:

@@ -242,3 +242,34 @@ def test_query_pairs() -> None:
     assert query_pairs("") == []
     with pytest.raises(SerializationException):
         query_pairs("a=%C3")
+
+
+def test_combined_router_routes_by_path_across_services() -> None:
+    specs = [load_service(name) for name in REST_SERVICES]
+    router = RestRouter.combined(specs)
+    assert len(router.routes) == sum(len(spec.operations) for spec in specs)
+    for spec in specs:
+        for name in spec.operations:
+            request = wire_request(spec.name, name, _label_params(spec, name), validate=False)
+            route, _ = router.resolve(request.method, request.path, request.query)
+            assert (route.service, route.operation) == (spec.name, name)
+    # The unsigned operations an unsigned request may reach: the portal's and SSO-OIDC's.
+    unsigned = {
+        (r.service, r.operation) for r in router.routes if load_service(r.service).operations[r.operation].unsigned
+    }
+    assert unsigned == {
+        ("sso", "GetRoleCredentials"),
+        ("sso", "ListAccountRoles"),
+        ("sso", "ListAccounts"),
+        ("sso", "Logout"),
+        ("sso-oidc", "CreateToken"),
+        ("sso-oidc", "RegisterClient"),
+        ("sso-oidc", "StartDeviceAuthorization"),
+    }
+
+
+def test_combined_router_refuses_shared_routes() -> None:
+    with pytest.raises(ValueError, match="same route"):
+        RestRouter.combined([SPEC, ServiceSpec("twin", MODEL)])
+    with pytest.raises(ValueError, match="not REST-JSON"):
+        RestRouter.combined([load_service("organizations")])
