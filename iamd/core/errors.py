@@ -6,6 +6,8 @@ the protocol layer renders it.  Handlers raise these and never build XML.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AwsError(Exception):
     code: str = "InternalFailure"
@@ -285,4 +287,74 @@ class PackedPolicyTooLarge(_SenderError):
 class RegionDisabled(AwsError):
     code = "RegionDisabledException"
     status = 403
+    sender_fault = True
+
+
+# --- AWS JSON 1.1 and REST-JSON protocols ---------------------------------------------------
+
+
+class AwsErrorWithFields(AwsError):
+    """An error whose JSON body carries modeled members besides the message.
+
+    ``fields`` are keyed by the member names of the service model's exception shape
+    (Organizations' ``Reason``, SSO-OIDC's ``error`` and ``error_description``); the JSON
+    serializers write them next to the message.
+    """
+
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        super().__init__(message)
+        self.fields: dict[str, Any] = fields
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, **{self.fields!r})"
+
+
+class SerializationException(_SenderError):
+    """The request body or a bound value cannot be read as the model's type (malformed JSON,
+    a string where a number belongs, bad base64 ...)."""
+
+    code = "SerializationException"
+
+
+class UnknownOperationException(_SenderError):
+    """JSON protocol: ``X-Amz-Target`` (or the content type) names no operation of the service."""
+
+    code = "UnknownOperationException"
+
+
+class UnknownOperationPath(UnknownOperationException):
+    """REST protocol: no operation is bound to the request's method and path."""
+
+    status = 404
+
+
+class UnsupportedMediaTypeException(AwsError):
+    code = "UnsupportedMediaTypeException"
+    status = 415
+    sender_fault = True
+
+
+class ValidationException(AwsErrorWithFields):
+    """Input that breaks the model's constraints, for services whose model names
+    ``ValidationException`` (identitystore, rolesanywhere, sso-admin ...)."""
+
+    code = "ValidationException"
+    status = 400
+    sender_fault = True
+
+
+class InvalidInputException(AwsErrorWithFields):
+    """Organizations' answer to invalid input; ``Reason`` says which rule was broken."""
+
+    code = "InvalidInputException"
+    status = 400
+    sender_fault = True
+
+
+class InvalidRequestException(AwsErrorWithFields):
+    """SSO (portal) and SSO-OIDC's answer to invalid input (SSO-OIDC adds ``error`` and
+    ``error_description``, OAuth style)."""
+
+    code = "InvalidRequestException"
+    status = 400
     sender_fault = True

@@ -1,10 +1,15 @@
 """The AWS service models (botocore's JSON) as the protocol layer uses them.
 
-botocore's ``service-2`` models are the single source of truth for the Query wire format:
-operation names, input and output shapes, member wire names, constraints.  :class:`ServiceSpec`
+botocore's ``service-2`` models are the single source of truth for the wire format of every
+protocol iamd speaks (``query``, ``json``, ``rest-json``): operation names and HTTP bindings,
+input and output shapes, member wire names and locations, constraints.  :class:`ServiceSpec`
 wraps one loaded model; :meth:`ServiceSpec.compiled` turns a shape into a :class:`Shape` graph
-(members resolved, wire names, lowerCamel labels and XML tags precomputed) once, lazily and
-cached, so the per-request parser and serializer never walk the raw model.
+(members resolved, wire names, lowerCamel labels, XML tags and JSON keys precomputed) once,
+lazily and cached, so the per-request parsers and serializers never walk the raw model.
+
+Member traits follow botocore's reading of the model: a member reference's own traits
+(``locationName``, ``timestampFormat`` ...) override those of the shape it targets, and the JSON
+key of a member is its ``locationName`` or else its name (botocore ignores ``jsonName``).
 
 Model patterns are Java regular expressions (``\\p{L}``, ASCII ``\\w``, ``\\u10000`` meaning a
 supplementary code point); :func:`compile_pattern` translates them to Python ``re``.
@@ -29,6 +34,14 @@ SCALAR_TYPES = frozenset(
     {"string", "character", "integer", "long", "short", "byte", "float", "double", "boolean", "timestamp", "blob"}
 )
 
+#: The protocols iamd has a parser and serializer for.
+PROTOCOLS = frozenset({"query", "json", "rest-json"})
+
+#: Operation authentication, normalized from the model's ``authtype`` / ``auth`` traits.
+AUTH_SIGV4 = "v4"
+AUTH_NONE = "none"
+AUTH_BEARER = "bearer"
+
 
 @dataclass(frozen=True)
 class OperationSpec:
@@ -37,14 +50,66 @@ class OperationSpec:
     output_shape: str | None
     result_wrapper: str | None
     error_shapes: tuple[str, ...]
+    http_method: str = "POST"
+    """The ``http`` trait's method (``GET``, ``PUT`` ...); Query and JSON operations are POSTs."""
+    request_uri: str = "/"
+    """The ``http`` trait's URI template (``/trustanchor/{trustAnchorId}``, ``/token?aws_iam=t``)."""
+    response_code: int = 200
+    """The HTTP status of a successful answer (``responseCode``; 201 for some REST creates)."""
+    auth_type: str = AUTH_SIGV4
+    """:data:`AUTH_SIGV4` (signed), :data:`AUTH_NONE` (``authtype: none``/``smithy.api#noAuth``:
+    the request carries no SigV4 signature) or :data:`AUTH_BEARER` (an HTTP bearer token)."""
+
+    @property
+    def unsigned(self) -> bool:
+        """True when the operation is called without a SigV4 signature."""
+        return self.auth_type != AUTH_SIGV4
+
+
+def _auth_type(op: Mapping[str, Any]) -> str:
+    authtype = op.get("authtype")
+    schemes = op.get("auth") or ()
+    if authtype == "none" or (schemes and schemes[0] == "smithy.api#noAuth"):
+        return AUTH_NONE
+    if authtype == "bearer" or (schemes and schemes[0] == "smithy.api#httpBearerAuth"):
+        return AUTH_BEARER
+    return AUTH_SIGV4
 
 
 class Member:
     """One member of a structure (or the element of a list, the key or value of a map)."""
 
-    __slots__ = ("close_tag", "empty_tag", "label", "name", "open_tag", "shape", "wire")
+    __slots__ = (
+        "close_tag",
+        "empty_tag",
+        "host_label",
+        "idempotency_token",
+        "json_key",
+        "json_value",
+        "label",
+        "location",
+        "location_name",
+        "name",
+        "open_tag",
+        "shape",
+        "timestamp_format",
+        "wire",
+    )
 
-    def __init__(self, name: str, wire: str, label: str, shape: Shape) -> None:
+    def __init__(
+        self,
+        name: str,
+        wire: str,
+        label: str,
+        shape: Shape,
+        *,
+        location: str | None = None,
+        location_name: str | None = None,
+        timestamp_format: str | None = None,
+        idempotency_token: bool = False,
+        host_label: bool = False,
+        json_value: bool = False,
+    ) -> None:
         self.name = name
         """The model's member name: the key in parsed input and in handler results."""
         self.wire = wire
@@ -55,6 +120,20 @@ class Member:
         self.open_tag = f"<{wire}>"
         self.close_tag = f"</{wire}>"
         self.empty_tag = f"<{wire}/>"
+        self.location = location
+        """REST binding: ``uri``, ``querystring``, ``header``, ``headers`` (a prefix), ``statusCode``;
+        None for a member carried in the body."""
+        self.location_name = location_name
+        """The raw ``locationName``: URI label, query parameter, header name or header prefix."""
+        self.json_key = location_name if location_name is not None else name
+        """The key of this member in a JSON body."""
+        self.timestamp_format = timestamp_format
+        """``unixTimestamp``, ``iso8601`` or ``rfc822`` when the model fixes it (else the protocol's
+        default for where the value travels)."""
+        self.idempotency_token = idempotency_token
+        self.host_label = host_label
+        self.json_value = json_value
+        """A header carrying base64-encoded JSON (``jsonvalue``)."""
 
     def __repr__(self) -> str:
         return f"Member({self.name!r} -> {self.shape.name})"
@@ -65,22 +144,31 @@ class Shape:
 
     __slots__ = (
         "_pattern",
+        "body_members",
+        "document",
         "enum",
+        "error_code",
+        "error_status",
+        "exception",
         "flattened",
         "is_policy_document",
         "key",
         "max",
         "member",
         "members",
+        "members_by_json",
         "members_by_wire",
         "min",
         "name",
         "pattern_text",
+        "payload",
         "raw",
         "required",
         "scalar",
         "sensitive",
+        "timestamp_format",
         "type",
+        "union",
         "value",
     )
 
@@ -106,6 +194,22 @@ class Shape:
         self.enum: tuple[str, ...] | None = tuple(enum) if enum is not None else None
         self.sensitive = bool(raw.get("sensitive", False))
         self.is_policy_document = self.type == "string" and name == POLICY_DOCUMENT_SHAPE
+        self.members_by_json: dict[str, Member] = {}
+        """Structure members by JSON key."""
+        self.body_members: tuple[Member, ...] = ()
+        """Structure members without a REST location (they travel in the JSON body)."""
+        self.payload: str | None = raw.get("payload")
+        """The member that is the whole HTTP body (REST protocols), if the structure names one."""
+        self.document = bool(raw.get("document", False))
+        """A ``document``: any JSON value, passed through untyped."""
+        self.union = bool(raw.get("union", False))
+        """A tagged union: exactly one member is set."""
+        self.timestamp_format: str | None = raw.get("timestampFormat")
+        self.exception = bool(raw.get("exception", False))
+        error = raw.get("error") or {}
+        self.error_code: str = error.get("code", name)
+        """For an exception shape: the error code on the wire (``error.code``, else the shape name)."""
+        self.error_status: int | None = error.get("httpStatusCode")
 
     @property
     def pattern(self) -> re.Pattern[str] | None:
@@ -127,26 +231,55 @@ class ServiceSpec:
 
     def __init__(self, name: str, model: Mapping[str, Any]) -> None:
         metadata = model["metadata"]
-        if metadata.get("protocol") != "query":
-            raise ValueError(f"service {name} speaks {metadata.get('protocol')!r}, not the query protocol")
+        protocol = metadata.get("protocol")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"service {name} speaks {protocol!r}; iamd speaks only {', '.join(sorted(PROTOCOLS))}")
         self.name = name
+        self.protocol: str = protocol
+        """``query``, ``json`` (AWS JSON 1.0/1.1) or ``rest-json``."""
         self.api_version: str = metadata["apiVersion"]
-        self.xml_namespace: str = metadata["xmlNamespace"]
+        self.xml_namespace: str = metadata.get("xmlNamespace", "")
+        """The Query protocol's XML namespace ("" for the JSON protocols)."""
+        self.target_prefix: str | None = metadata.get("targetPrefix")
+        """JSON protocol: ``X-Amz-Target`` is ``<targetPrefix>.<Operation>``."""
+        self.json_version: str | None = metadata.get("jsonVersion")
+        """JSON protocol: the ``1.1`` of ``application/x-amz-json-1.1``."""
+        self.endpoint_prefix: str = metadata.get("endpointPrefix", name)
+        self.signing_name: str = metadata.get("signingName", self.endpoint_prefix)
+        """The service in a SigV4 credential scope (``awsssoportal`` for sso, ``sso-oauth`` ...)."""
         self._shapes: Mapping[str, Mapping[str, Any]] = model["shapes"]
         operations: dict[str, OperationSpec] = {}
         for op_name, op in model["operations"].items():
             inp = op.get("input")
             out = op.get("output")
+            http = op.get("http") or {}
             operations[op_name] = OperationSpec(
                 name=op_name,
                 input_shape=inp["shape"] if inp else None,
                 output_shape=out["shape"] if out else None,
                 result_wrapper=out.get("resultWrapper") if out else None,
                 error_shapes=tuple(err["shape"] for err in op.get("errors", ())),
+                http_method=http.get("method", "POST"),
+                request_uri=http.get("requestUri", "/"),
+                response_code=http.get("responseCode", 200),
+                auth_type=_auth_type(op),
             )
         self.operations: Mapping[str, OperationSpec] = operations
         self._compiled: dict[str, Shape] = {}
         self._lock = threading.Lock()
+        self._error_codes: dict[str, str] | None = None
+
+    def error_shape(self, code: str) -> Shape | None:
+        """The compiled exception shape whose error code is ``code``, if the model has one."""
+        codes = self._error_codes
+        if codes is None:
+            codes = {}
+            for shape_name, raw in self._shapes.items():
+                if raw.get("exception"):
+                    codes[(raw.get("error") or {}).get("code", shape_name)] = shape_name
+            self._error_codes = codes
+        found = codes.get(code)
+        return self.compiled(found) if found is not None else None
 
     def shape(self, name: str) -> Mapping[str, Any]:
         """The raw model definition of shape ``name`` (KeyError if unknown)."""
@@ -177,6 +310,8 @@ class ServiceSpec:
                 member = self._member(member_name, member_name, ref, pending)
                 shape.members[member_name] = member
                 shape.members_by_wire[member.wire] = member
+                shape.members_by_json[member.json_key] = member
+            shape.body_members = tuple(m for m in shape.members.values() if m.location is None)
         elif kind == "list":
             shape.member = self._member("member", "member", raw["member"], pending)
         elif kind == "map":
@@ -192,12 +327,23 @@ class ServiceSpec:
             # (botocore: QuerySerializer._serialize_type_list, BaseXMLResponseParser._member_key_name).
             element_ref = self._shapes[target.name]["member"]
             wire = element_ref.get("locationName", wire)
-        return Member(name, wire, lower_camel(name), target)
+        return Member(
+            name,
+            wire,
+            lower_camel(name),
+            target,
+            location=ref.get("location"),
+            location_name=ref.get("locationName"),
+            timestamp_format=ref.get("timestampFormat", target.timestamp_format),
+            idempotency_token=bool(ref.get("idempotencyToken", False)),
+            host_label=bool(ref.get("hostLabel", False)),
+            json_value=bool(ref.get("jsonvalue", False)),
+        )
 
 
 @functools.cache
 def load_service(name: str) -> ServiceSpec:
-    """The botocore model of ``name`` ("iam", "sts"), loaded once per process."""
+    """The botocore model of ``name`` ("iam", "sts", "organizations" ...), loaded once per process."""
     from botocore.loaders import Loader
 
     return ServiceSpec(name, Loader().load_service_model(name, "service-2"))

@@ -188,6 +188,7 @@ def test_recursive_shapes_compile() -> None:
     assert kids is not None and kids.shape is node
 
 
-def test_only_query_protocol() -> None:
-    with pytest.raises(ValueError, match="query"):
-        ServiceSpec("x", {"metadata": {"protocol": "json"}, "operations": {}, "shapes": {}})
+@pytest.mark.parametrize("protocol", ["ec2", "rest-xml", "smithy-rpc-v2-cbor", None])
+def test_protocols_without_a_parser_are_refused(protocol: str | None) -> None:
+    with pytest.raises(ValueError, match="query, rest-json"):
+        ServiceSpec("x", {"metadata": {"protocol": protocol}, "operations": {}, "shapes": {}})
