@@ -22,6 +22,12 @@ class UtcIsoFormatter(logging.Formatter):
         moment = datetime.fromtimestamp(record.created, UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # One record, one line: a message with line breaks (a multi-line migration title, a value a
+        # client sent) must not start lines of its own that read like records.  Tracebacks, which
+        # ``format`` appends after this, keep their lines.
+        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
+
 
 def logging_config(level: str, access_log: bool) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` dictionary (plain data: uvicorn pickles it for its workers)."""

@@ -135,3 +135,14 @@ def test_a_bad_access_log_variable_is_refused(tmp_path: Path) -> None:
     proc = run("serve", "--data-dir", str(tmp_path), env={"IAMD_ACCESS_LOG": "maybe"})
     assert proc.returncode == 2
     assert "IAMD_ACCESS_LOG must be 1 or 0" in proc.stderr
+
+
+def test_a_message_with_line_breaks_stays_one_log_line() -> None:
+    import logging
+
+    from iamd.cli.logs import LOG_FORMAT, UtcIsoFormatter
+
+    record = logging.LogRecord("iamd", logging.INFO, __file__, 1, "first\nsecond\r\nthird", None, None)
+    text = UtcIsoFormatter(LOG_FORMAT).format(record)
+    assert "\n" not in text and "\r" not in text
+    assert text.endswith("iamd: first\\nsecond\\r\\nthird")

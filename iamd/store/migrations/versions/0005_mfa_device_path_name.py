@@ -1,5 +1,6 @@
-"""virtual MFA devices: unique per account, path and name (not per account and name); names of
-up to 226 characters, as CreateVirtualMFADevice allows
+"""virtual MFA devices unique per account, path and name; names up to 226 characters
+
+Not per account and name: CreateVirtualMFADevice allows the same name under different paths.
 
 Revision ID: 0005
 Revises: 0004
