@@ -286,3 +286,30 @@ class RegionDisabled(AwsError):
     code = "RegionDisabledException"
     status = 403
     sender_fault = True
+
+
+# --- STS federation (AssumeRoleWithWebIdentity, AssumeRoleWithSAML) ---------------------------
+
+
+class InvalidIdentityToken(_SenderError):
+    """A web identity token or SAML assertion that cannot be validated (signature, issuer, audience...)."""
+
+    code = "InvalidIdentityToken"
+
+
+class ExpiredTokenException(_SenderError):
+    """An expired web identity token or SAML assertion (not the 403 ``ExpiredToken`` of a session token)."""
+
+    code = "ExpiredTokenException"
+
+
+class IDPCommunicationError(_SenderError):
+    """The identity provider that must vouch for a token (its discovery document, its keys) cannot be reached."""
+
+    code = "IDPCommunicationError"
+
+
+class IDPRejectedClaim(AwsError):
+    code = "IDPRejectedClaim"
+    status = 403
+    sender_fault = True
