@@ -161,7 +161,9 @@ def test_without_kid_every_key_of_the_issuer_is_tried(key: SigningKey) -> None:
     keyless = SigningKey(key.alg, None, key.private)
     fetcher = MemoryFetcher()
     fetcher.serve(ISSUER, {"keys": [other.public_jwk(), keyless.public_jwk()]})
-    result = verify_web_identity_token(make_token(keyless, claims()), PROVIDER, JwksCache(fetcher, FixedClock(NOW)), NOW)
+    result = verify_web_identity_token(
+        make_token(keyless, claims()), PROVIDER, JwksCache(fetcher, FixedClock(NOW)), NOW
+    )
     assert result.subject == "user-123"
 
 
@@ -226,7 +228,7 @@ def test_a_key_of_the_wrong_curve_or_alg_does_not_verify(verify: Verify, fetcher
     es256 = SigningKey.generate("ES256", kid="ec")
     fetcher.serve(ISSUER, jwks(es256))
     token = make_token(es256, claims())
-    header, payload, signature = token.split(".")
+    _, payload, signature = token.split(".")
     relabelled = f"{encode_part({'alg': 'ES384', 'kid': 'ec'})}.{payload}.{signature}"
     refused(verify, relabelled)
 
