@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from iamd.auth.jwks import KEY_RETRIEVAL_FAILED, Jwk, JwksCache, is_loopback_host
-from iamd.core.errors import ExpiredTokenException, InvalidIdentityToken
+from iamd.core.errors import ExpiredTokenException, InvalidIdentityToken, InvalidInput, LimitExceeded
 
 MIN_TOKEN_LENGTH = 4
 MAX_TOKEN_LENGTH = 20000
@@ -198,6 +198,53 @@ def issuer_url(provider_url: str) -> str:
     if provider_url.startswith(("https://", "http://")):
         return provider_url
     return "https://" + provider_url
+
+
+# --- IAM OIDC provider rules (CreateOpenIDConnectProvider and friends) ----------------------------------
+
+MAX_PROVIDER_URL_LENGTH = 255
+MAX_CLIENT_ID_LENGTH = 255
+MAX_CLIENT_IDS = 100
+MAX_THUMBPRINTS = 5
+_THUMBPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
+
+
+def normalize_provider_url(url: str, *, allow_http_loopback: bool = False) -> str:
+    """CreateOpenIDConnectProvider's ``Url`` as IAM stores it (``host/path``); InvalidInput if IAM would refuse it.
+
+    The URL must begin with ``https://`` and have a host; per the OIDC standard a path is allowed but no
+    query or fragment.  A port is allowed (AWS only says it "should not" have one).  ``http://`` is
+    accepted for a loopback host only when the operator allows it (development).
+    """
+    if not 1 <= len(url) <= MAX_PROVIDER_URL_LENGTH:
+        raise InvalidInput(f"The URL must be 1 to {MAX_PROVIDER_URL_LENGTH} characters.")
+    parts = urllib.parse.urlsplit(url)
+    loopback_http = parts.scheme == "http" and allow_http_loopback and is_loopback_host(parts.hostname or "")
+    if parts.scheme != "https" and not loopback_http:
+        raise InvalidInput("The URL of an OpenID Connect provider must begin with https://")
+    if not parts.hostname or parts.username or parts.password:
+        raise InvalidInput("The URL of an OpenID Connect provider must name a host (and no user or password).")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise InvalidInput("The URL of an OpenID Connect provider must not have a query or a fragment.")
+    return url.split("://", 1)[1]
+
+
+def check_client_ids(client_ids: Sequence[str]) -> None:
+    if len(client_ids) > MAX_CLIENT_IDS:
+        raise LimitExceeded(f"Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: {MAX_CLIENT_IDS}")
+    for client_id in client_ids:
+        if not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
+            raise InvalidInput(f"A client ID must be 1 to {MAX_CLIENT_ID_LENGTH} characters.")
+
+
+def check_thumbprints(thumbprints: Sequence[str]) -> tuple[str, ...]:
+    """Thumbprints as IAM keeps them (lower-case hex): 40 hexadecimal characters each, at most five."""
+    if len(thumbprints) > MAX_THUMBPRINTS:
+        raise LimitExceeded(f"Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: {MAX_THUMBPRINTS}")
+    for thumbprint in thumbprints:
+        if not _THUMBPRINT.match(thumbprint):
+            raise InvalidInput(f"Thumbprint {thumbprint} must be 40 hexadecimal characters (a SHA-1 fingerprint).")
+    return tuple(dict.fromkeys(t.lower() for t in thumbprints))
 
 
 # --- verification ----------------------------------------------------------------------------------
