@@ -82,6 +82,7 @@ def parse_saml_metadata(document: str) -> SamlMetadata:
     entity_id = (entity.get("entityID") or "").strip()
     if not entity_id or len(entity_id) > 1024:
         raise _invalid("the EntityDescriptor has no entityID")
+    limits = [_instant(v) for v in (root.get("validUntil"), entity.get("validUntil")) if v]
     idp = entity.find(tag("md", "IDPSSODescriptor"))
     if idp is None:
         raise _invalid("the entity has no IDPSSODescriptor")
@@ -93,7 +94,6 @@ def parse_saml_metadata(document: str) -> SamlMetadata:
             certificates.append(_certificate(element))
     if not certificates:
         raise _invalid("the IDPSSODescriptor has no signing certificate")
-    limits = [_instant(v) for v in (root.get("validUntil"), entity.get("validUntil")) if v]
     sso = tuple(
         location
         for service in idp.findall(tag("md", "SingleSignOnService"))

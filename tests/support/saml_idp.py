@@ -99,6 +99,7 @@ class SamlIdp:
         config.load(
             {
                 "entityid": self.entity_id,
+                "valid_for": 24 * 7,
                 "service": {
                     "idp": {
                         "name": "iamd test IdP",
@@ -129,7 +130,7 @@ class SamlIdp:
         """The IdP's metadata document (EntityDescriptor with its signing certificate)."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            text = create_metadata_string(None, config=self.config, valid=24 * 7)
+            text = create_metadata_string(None, config=self.config)
         return text.decode() if isinstance(text, bytes) else str(text)
 
     def response(
