@@ -143,16 +143,24 @@ def parse_instant(value: str | None, what: str) -> float:
 # --- the trusted assertion ---------------------------------------------------------------------------
 
 
+def check_structure(root: Element) -> None:
+    """First line against signature wrapping: one assertion in the whole document, every ID unique.
+
+    (The second line does not depend on it: only signed content is read, see :func:`_trusted_assertion`.)
+    """
+    if duplicate_ids(root):
+        raise InvalidIdentityToken("The SAML response contains duplicate ID attributes")
+    if len(root.findall(f".//{tag('saml', 'Assertion')}")) != 1:
+        raise InvalidIdentityToken("The SAML response must contain exactly one assertion")
+
+
 def _trusted_assertion(root: Element, trust: SamlProviderTrust, allow_sha1: bool) -> tuple[Element, tuple[str, ...]]:
     """The assertion to read, taken only from verified signed content, and which signatures covered it."""
     if root.tag != tag("samlp", "Response"):
         raise InvalidIdentityToken(NOT_A_SAML_RESPONSE)
-    if duplicate_ids(root):
-        raise InvalidIdentityToken("The SAML response contains duplicate ID attributes")
     if root.findall(f".//{tag('saml', 'EncryptedAssertion')}"):
         raise InvalidIdentityToken("Encrypted SAML assertions are not supported by this provider")
-    if len(root.findall(f".//{tag('saml', 'Assertion')}")) != 1:
-        raise InvalidIdentityToken("The SAML response must contain exactly one assertion")
+    check_structure(root)
     signed: list[str] = []
     if has_enveloped_signature(root):
         response = verify_enveloped(root, trust.certificates, allow_sha1=allow_sha1)
