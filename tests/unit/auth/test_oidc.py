@@ -16,11 +16,14 @@ from iamd.auth.oidc import (
     OidcProvider,
     VerificationSettings,
     WebIdentityClaims,
+    check_client_ids,
+    check_thumbprints,
+    normalize_provider_url,
     provider_url_of,
     verify_web_identity_token,
 )
 from iamd.core.clock import FixedClock
-from iamd.core.errors import ExpiredTokenException, InvalidIdentityToken
+from iamd.core.errors import ExpiredTokenException, InvalidIdentityToken, InvalidInput, LimitExceeded
 from tests.support.jwt_signer import (
     SigningKey,
     b64url,
@@ -467,3 +470,48 @@ def test_documented_workload_token_shapes(name: str) -> None:
     result = verify_web_identity_token(token, provider, JwksCache(fetcher, FixedClock(NOW)), NOW)
     assert result.condition_keys() == shape["condition_keys"]
     assert result.claims == body
+
+
+# --- IAM OIDC provider rules -----------------------------------------------------------------------------
+
+
+def test_provider_urls_as_iam_stores_them() -> None:
+    assert (
+        normalize_provider_url("https://token.actions.githubusercontent.com") == "token.actions.githubusercontent.com"
+    )
+    assert normalize_provider_url("https://tenant.auth0.com/") == "tenant.auth0.com/"
+    assert normalize_provider_url("https://idp.example.com/realms/corp") == "idp.example.com/realms/corp"
+    assert normalize_provider_url("http://127.0.0.1:8443", allow_http_loopback=True) == "127.0.0.1:8443"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://idp.example.com",
+        "idp.example.com",
+        "https://",
+        "https://idp.example.com/?tenant=1",
+        "https://idp.example.com/#x",
+        "https://user:pw@idp.example.com",
+        "https://" + "a" * 250,
+        "http://127.0.0.1:8443",
+    ],
+)
+def test_provider_urls_iam_refuses(url: str) -> None:
+    with pytest.raises(InvalidInput):
+        normalize_provider_url(url)
+
+
+def test_thumbprints_and_client_ids() -> None:
+    assert check_thumbprints(["6938FD4D98BAB03FAADB97B34396831E3780AEA1"]) == (
+        "6938fd4d98bab03faadb97b34396831e3780aea1",
+    )
+    with pytest.raises(InvalidInput):
+        check_thumbprints(["6938fd4d98bab03faadb97b34396831e3780aea"])
+    with pytest.raises(LimitExceeded, match="ThumbprintsPerOpenIdConnectProvider: 5"):
+        check_thumbprints(["a" * 40] * 6)
+    check_client_ids(["sts.amazonaws.com", "x" * 255])
+    with pytest.raises(InvalidInput):
+        check_client_ids(["x" * 256])
+    with pytest.raises(LimitExceeded, match="ClientIdsPerOpenIdConnectProvider: 100"):
+        check_client_ids([str(i) for i in range(101)])
