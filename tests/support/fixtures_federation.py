@@ -11,6 +11,7 @@ Use it from a test module with ``from tests.support.fixtures_federation import o
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -39,15 +40,23 @@ def cache_root() -> Path:
 
 def install_oidc_issuer() -> Path:
     """oidc-provider installed from the lock file into the cache (npm ci once; reused offline)."""
-    lock = (ISSUER_SOURCE / "package-lock.json").read_bytes()
-    target = cache_root() / f"oidc_issuer-{hashlib.sha256(lock).hexdigest()[:16]}"
+    digest = hashlib.sha256((ISSUER_SOURCE / "package-lock.json").read_bytes())
+    digest.update((ISSUER_SOURCE / "server.js").read_bytes())
+    target = cache_root() / f"oidc_issuer-{digest.hexdigest()[:16]}"
     marker = target / "node_modules" / ".iamd-installed"
+    target.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f"{target.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers install once, one at a time
+        _install(target, marker)
+    return target
+
+
+def _install(target: Path, marker: Path) -> None:
     if not marker.exists():
         npm = shutil.which("npm")
         if npm is None:
             pytest.fail("npm is needed for the OIDC issuer test peer (Debian: apt-get install npm)")
-        target.mkdir(parents=True, exist_ok=True)
-        for name in ("package.json", "package-lock.json"):
+        for name in ("package.json", "package-lock.json", "server.js"):
             shutil.copyfile(ISSUER_SOURCE / name, target / name)
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"],
@@ -56,8 +65,6 @@ def install_oidc_issuer() -> Path:
             timeout=600,
         )
         marker.write_text("ok\n")
-    shutil.copyfile(ISSUER_SOURCE / "server.js", target / "server.js")
-    return target
 
 
 @dataclass
