@@ -358,3 +358,30 @@ class InvalidRequestException(AwsErrorWithFields):
     code = "InvalidRequestException"
     status = 400
     sender_fault = True
+
+
+# --- STS federation (AssumeRoleWithWebIdentity, AssumeRoleWithSAML) ---------------------------
+
+
+class InvalidIdentityToken(_SenderError):
+    """A web identity token or SAML assertion that cannot be validated (signature, issuer, audience...)."""
+
+    code = "InvalidIdentityToken"
+
+
+class ExpiredTokenException(_SenderError):
+    """An expired web identity token or SAML assertion (not the 403 ``ExpiredToken`` of a session token)."""
+
+    code = "ExpiredTokenException"
+
+
+class IDPCommunicationError(_SenderError):
+    """The identity provider that must vouch for a token (its discovery document, its keys) cannot be reached."""
+
+    code = "IDPCommunicationError"
+
+
+class IDPRejectedClaim(AwsError):
+    code = "IDPRejectedClaim"
+    status = 403
+    sender_fault = True
