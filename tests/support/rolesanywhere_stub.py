@@ -45,10 +45,14 @@ class CreateSessionStub:
     accepted: list[Accepted] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     url: str = ""
+    outage: bool = False
+    """Answer 503 to everything (a CreateSession endpoint that is down)."""
     _count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, request: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        if self.outage:
+            return 503, {"x-amzn-ErrorType": "ServiceUnavailableException"}, b'{"message":"Service unavailable"}'
         if request.method != "POST" or request.path != "/sessions":
             return 404, {}, b'{"message":"Not Found"}'
         try:
