@@ -498,7 +498,8 @@ def sign_request(
     ):
         raise ValueError("The private key does not belong to the certificate.")
     algorithm = algorithm_for_key(private_key)
-    out = [(name, value) for name, value in headers if name.lower() not in ("authorization", HEADER_DATE)]
+    replaced = ("authorization", HEADER_DATE, HEADER_X509, HEADER_CHAIN)
+    out = [(name, value) for name, value in headers if name.lower() not in replaced]
     out.append(("X-Amz-Date", _amz_date(when)))
     out.append(("X-Amz-X509", _certificate_header(certificate)))
     if intermediates:

@@ -109,6 +109,7 @@ def issue(
     directory_names: Sequence[x509.Name] = (),
     ip_addresses: Sequence[str] = (),
     serial_number: int | None = None,
+    extended_key_usage: Sequence[x509.ObjectIdentifier] = (),
 ) -> Issued:
     """A certificate: a root when ``issuer`` is None, else signed by ``issuer``."""
     now = dt.datetime.now(dt.UTC)
@@ -152,6 +153,8 @@ def issue(
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
             )
+        if extended_key_usage:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(list(extended_key_usage)), critical=False)
         general_names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
         general_names += [x509.UniformResourceIdentifier(u) for u in uris]
         general_names += [x509.DirectoryName(n) for n in directory_names]

@@ -15,6 +15,7 @@ import time
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from iamd.auth import x509 as sig
 from iamd.auth.x509_trust import verify_path, verify_x509_request
@@ -153,6 +154,11 @@ def test_the_chain_header_joins_intermediates_with_commas(root: pki.Issued, inte
         intermediate.certificate,
     ]
     assert verify_x509_request(request, [root.certificate], now=time.time()).path.chain[-1] == root.certificate
+
+
+def test_no_extended_key_usage_is_required_of_the_leaf(root: pki.Issued) -> None:
+    server_only = root.issue_leaf("tls server cert", extended_key_usage=[ExtendedKeyUsageOID.SERVER_AUTH])
+    assert verify(signed(server_only), [root])
 
 
 # --- certificates that must not authenticate -----------------------------------------------------------
