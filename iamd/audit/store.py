@@ -74,12 +74,16 @@ def read_tip(conn: Connection) -> Anchor:
     return START if row is None else Anchor(int(row.seq), str(row.hash))
 
 
-def append(conn: Connection, events: Sequence[AuditEvent]) -> list[StoredEvent]:
-    """Link ``events`` after the chain's tip and insert them; the caller's transaction must be a write."""
+def append(conn: Connection, events: Sequence[AuditEvent], tip: Anchor | None = None) -> list[StoredEvent]:
+    """Link ``events`` after the chain's tip and insert them; the caller's transaction must be a write.
+
+    ``tip``: the caller already holds the chain lock and read the tip (pruning)."""
     if not events:
         return []
-    lock_chain(conn)
-    chained = link([e.record for e in events], read_tip(conn))
+    if tip is None:
+        lock_chain(conn)
+        tip = read_tip(conn)
+    chained = link([e.record for e in events], tip)
     rows: list[dict[str, Any]] = []
     resources: list[dict[str, Any]] = []
     for link_, event in zip(chained, events, strict=True):
@@ -200,6 +204,8 @@ class AuditLog:
         while self._pending:
             if self.flush() == 0:
                 break
+        with self._flush_lock:
+            self._write_file([])  # a last try for lines the file sink could not take
 
     # -- flushing -------------------------------------------------------------------------------
 
@@ -294,7 +300,7 @@ def prune(conn: Connection, older_than: float, now: float, region: str = "us-eas
         details={"olderThan": _iso(older_than), "deletedRecords": deleted},
         additional={"prunedThroughSequence": through, "prunedThroughHash": str(anchor_hash)},
     )
-    append(conn, [marker])
+    append(conn, [marker], tip)
     log.info("audit: pruned %d record(s) older than %s (through sequence %d)", deleted, _iso(older_than), through)
     return int(deleted)
 
