@@ -364,7 +364,7 @@ def _compile_path(path: str) -> tuple[_Segment, ...]:
         last = position == len(parts) - 1
         if part == "":
             raise ValueError(f"empty segment in path {path!r}")
-        if part == "**" or _CAPTURE.fullmatch(part) and part.endswith("**}"):
+        if part == "**" or (_CAPTURE.fullmatch(part) and part.endswith("**}")):
             if not last:
                 raise ValueError(f"{part} must be the last segment of the path")
             if part == "**":

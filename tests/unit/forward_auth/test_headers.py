@@ -9,7 +9,8 @@ from iamd.forward_auth import headers as h
 SIGNED = [
     (
         "authorization",
-        "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/myapp/aws4_request, SignedHeaders=host;x-amz-date, Signature=ab",
+        "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/myapp/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=ab",
     ),
     ("x-amz-date", "20260101T000000Z"),
     ("x-amz-security-token", "IQ"),

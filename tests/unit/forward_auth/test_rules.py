@@ -231,7 +231,8 @@ def _brute(pattern: str) -> re.Pattern[str]:
         ),
         ("[[rule]]\npath = '/a'\nacton = 's:A'\n", "rules.toml:3: rule 1: unknown key 'acton'"),
         (
-            "[[rule]]\npath = '/a'\naction = 's:A'\nresource = '*'\n\n[[rule]]\npath = '/b'\naction = 's:B'\nresource = 'x'\n",
+            "[[rule]]\npath = '/a'\naction = 's:A'\nresource = '*'\n\n"
+            "[[rule]]\npath = '/b'\naction = 's:B'\nresource = 'x'\n",
             "rules.toml:9: rule 2: resource must be an ARN",
         ),
         (
