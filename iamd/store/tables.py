@@ -409,3 +409,47 @@ webauthn_credentials = sa.Table(
     sa.Column("last_used_at", TIME, nullable=True),
     sa.Index("ix_webauthn_credentials_user_handle", "user_handle"),
 )
+
+# --- audit trail (iamd.audit) ---------------------------------------------------------------------
+# One hash chain per database: ``seq`` 1, 2, 3 ... in chain order; ``record`` is the CloudTrail JSON,
+# ``hash`` = SHA-256(prev_hash, seq, canonical record).  The other columns index what CloudTrail's
+# LookupEvents filters on; they are derived from the record (which the hash covers).
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("event_time", TIME, nullable=False),
+    sa.Column("event_source", sa.String(64), nullable=False),
+    sa.Column("event_name", sa.String(128), nullable=False),
+    sa.Column("username", sa.String(256), nullable=True),
+    sa.Column("access_key_id", sa.String(128), nullable=True),
+    sa.Column("read_only", sa.Boolean, nullable=False),
+    sa.Column("error_code", sa.String(128), nullable=True),
+    sa.Column("account_id", ACCOUNT, nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Index("ix_audit_events_time", "event_time", "seq"),
+    sa.Index("ix_audit_events_name", "event_name", "event_time"),
+    sa.Index("ix_audit_events_username", "username", "event_time"),
+    sa.Index("ix_audit_events_access_key", "access_key_id", "event_time"),
+    sa.Index("ix_audit_events_source", "event_source", "event_time"),
+    sa.Index("ix_audit_events_read_only", "read_only", "event_time"),
+    sa.Index("ix_audit_events_error", "error_code", "event_time"),
+    sa.Index("ix_audit_events_account", "account_id", "event_time"),
+)
+
+# The resources an event touched (LookupEvents' ResourceType and ResourceName), several per event.
+audit_event_resources = sa.Table(
+    "audit_event_resources",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.ForeignKey("audit_events.seq", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("resource_type", sa.String(128), nullable=False),
+    sa.Column("resource_name", sa.String(2048), nullable=False),
+    sa.Column("resource_arn", ARN, nullable=True),
+    sa.Index("ix_audit_event_resources_name", "resource_name"),
+    sa.Index("ix_audit_event_resources_arn", "resource_arn"),
+    sa.Index("ix_audit_event_resources_type", "resource_type"),
+)
