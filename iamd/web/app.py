@@ -38,7 +38,7 @@ class IamdApp:
         self.runtime = runtime or Runtime(settings)
         self.api = ApiHandler(self.runtime)
         self.console = ConsoleHandler(self.runtime)
-        self.access_log = AccessLog(settings.access_log)
+        self.access_log = AccessLog(settings.access_log, self.runtime.clock)
         self.ready = False
         self._prepare = prepare
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="iamd")
@@ -108,7 +108,9 @@ class IamdApp:
     async def _logged_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request and write its access log line once the response is sent."""
         client = scope.get("client")
-        record = AccessRecord(client[0] if client else "", scope["method"], scope["path"])
+        record = AccessRecord(
+            client[0] if client else "", scope["method"], scope["path"], started=self.runtime.clock.monotonic()
+        )
 
         async def send_noting_status(message: Message) -> None:
             if message["type"] == "http.response.start":
