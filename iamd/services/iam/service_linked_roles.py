@@ -103,7 +103,7 @@ def service_of(row: Any) -> str:
 @operation("iam", "CreateServiceLinkedRole")
 def create_service_linked_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     service: str = p["AWSServiceName"]
-    if service not in ctx.settings.service_linked_principals:
+    if service not in ctx.settings.identity.service_linked_principals:
         raise InvalidInput(f"Service name {service} is not eligible for service-linked roles.")
     name = role_name(service, p.get("CustomSuffix"))
     if len(name) > MAX_ROLE_NAME:
