@@ -34,15 +34,17 @@ from tests.support.server import ACCOUNT_ID, ROOT_KEY, ROOT_SECRET, free_port  #
 def populate(data_dir: Path, total: int, start: int) -> None:
     """Insert users straight into the store (the API's 5,000-user quota is for API callers)."""
     from iamd.core import ids
-    from iamd.core.config import Settings
+    from iamd.core.config import IdentitySettings, Settings, StoreSettings
     from iamd.services.runtime import Runtime
     from iamd.store import tables as t
 
     settings = Settings(
-        data_dir=data_dir,
-        bootstrap_account_id=ACCOUNT_ID,
-        bootstrap_root_access_key_id=ROOT_KEY,
-        bootstrap_root_secret_access_key=ROOT_SECRET,
+        store=StoreSettings(data_dir=data_dir),
+        identity=IdentitySettings(
+            bootstrap_account_id=ACCOUNT_ID,
+            bootstrap_root_access_key_id=ROOT_KEY,
+            bootstrap_root_secret_access_key=ROOT_SECRET,
+        ),
     )
     rt = Runtime(settings)
     rt.prepare_store()

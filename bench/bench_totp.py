@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from iamd.core import totp  # noqa: E402
 from iamd.core.clock import FixedClock  # noqa: E402
+from iamd.core.config import MfaSettings  # noqa: E402
 from iamd.services import mfa  # noqa: E402
 from iamd.store.db import Database  # noqa: E402
 
@@ -53,7 +54,7 @@ def bench_window(seconds: float) -> None:
 def bench_verify(label: str, db: Database, seconds: float) -> None:
     clock = FixedClock(1_800_000_000.0)
     token = mfa.Token("BENCH0001", SEED, "SHA1", 6, 30)
-    pol = mfa.MfaPolicy()
+    pol = MfaSettings()
     actor = mfa.Actor("123456789012", "arn:aws:iam::123456789012:user/bench")
 
     def one(_: int) -> None:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class UtcIsoFormatter(logging.Formatter):

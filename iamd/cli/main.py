@@ -6,31 +6,46 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamd.cli import logs, policies_cmd, policy_cmd
-from iamd.cli.logs import LOG_LEVELS
-from iamd.core.config import Settings, settings_from_env, settings_to_env
+from iamd.core.config import OPTIONS, STORE_PREPARED_VARIABLE, Settings, load_settings, settings_to_env
+from iamd.core.options import Option
 
 if TYPE_CHECKING:
     from iamd.services.runtime import Runtime
 
 
+def _flag_help(opt: Option) -> str:
+    default = opt.shown_default
+    tail = f"env {opt.spec.env}" + (f"; default {default}" if default else "")
+    return f"{opt.spec.help} ({tail})".replace("%", "%%")
+
+
+def _setting_flags(parser: argparse.ArgumentParser, *, every_command: bool, suppress: bool) -> None:
+    """The flags of the settings declared in iamd.core.config (``every_command``: the global options)."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    for opt in OPTIONS:
+        if opt.spec.flag is None or opt.spec.every_command != every_command:
+            continue
+        kwargs: dict[str, Any] = {"dest": opt.name, "default": default, "help": _flag_help(opt)}
+        if opt.kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction if opt.default else "store_true"
+        else:
+            kwargs["type"] = opt.kind
+            kwargs["metavar"] = opt.metavar
+            if opt.spec.choices:
+                kwargs["choices"] = opt.spec.choices
+        parser.add_argument(opt.spec.flag, **kwargs)
+
+
 def _store_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """The global options; every command that opens the store takes them before or after its name."""
-    default: Any = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--data-dir", type=Path, default=default, help="data directory (env IAMD_DATA_DIR)")
-    parser.add_argument(
-        "--database-url",
-        default=default,
-        help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db (env IAMD_DATABASE_URL); default: SQLite in DIR",
-    )
-    parser.add_argument(
-        "--log-level", default=default, choices=LOG_LEVELS, help="log threshold (env IAMD_LOG_LEVEL, default info)"
-    )
+    _setting_flags(parser, every_command=True, suppress=suppress)
 
 
 def _version() -> str:
@@ -54,35 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = _command(sub, "serve", "run the server")
-    serve.add_argument("--host", default=None, help="listen address (env IAMD_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="listen port (env IAMD_PORT, default 8080)")
-    serve.add_argument("--workers", type=int, default=None, help="worker processes (env IAMD_WORKERS, default 1)")
-    serve.add_argument("--dev", action="store_true", default=None, help="enable POST /_iamd/reset (env IAMD_DEV)")
-    serve.add_argument(
-        "--partition",
-        choices=("aws", "aws-cn", "aws-us-gov"),
-        default=None,
-        help="the partition of every ARN (env IAMD_PARTITION, default aws)",
-    )
-    serve.add_argument("--region", default=None, help="default region (env IAMD_REGION, default us-east-1)")
-    serve.add_argument(
-        "--tls-cert", type=Path, default=None, help="serve HTTPS with this PEM certificate chain (env IAMD_TLS_CERT)"
-    )
-    serve.add_argument(
-        "--tls-key", type=Path, default=None, help="the PEM private key of --tls-cert (env IAMD_TLS_KEY)"
-    )
-    serve.add_argument(
-        "--forwarded-allow-ips",
-        default=None,
-        help="reverse proxies whose X-Forwarded-For/-Proto headers are trusted "
-        "(comma-separated; env IAMD_FORWARDED_ALLOW_IPS; default none)",
-    )
-    serve.add_argument(
-        "--access-log",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="one line per request on the iamd.access logger (env IAMD_ACCESS_LOG=1/0; default on)",
-    )
+    _setting_flags(serve, every_command=False, suppress=False)
 
     acc = _command(sub, "accounts", "manage accounts")
     acc_sub = acc.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
@@ -118,7 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("file", type=Path, help="the .pskc file")
     imp.add_argument(
-        "--partition", choices=("aws", "aws-cn", "aws-us-gov"), default=None, help="restrict the tokens to a partition"
+        "--partition",
+        dest="token_partition",
+        choices=("aws", "aws-cn", "aws-us-gov"),
+        default=None,
+        help="restrict the tokens to a partition (not the store's partition, which is IAMD_PARTITION)",
     )
     secret = imp.add_mutually_exclusive_group()
     secret.add_argument("--password-env", metavar="VAR", help="environment variable holding the PBKDF2 password")
@@ -135,22 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return settings_from_env(
-        data_dir=getattr(args, "data_dir", None),
-        database_url=getattr(args, "database_url", None),
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-        workers=getattr(args, "workers", None),
-        dev=getattr(args, "dev", None),
-        partition=getattr(args, "partition", None),
-        region=getattr(args, "region", None),
-        log_level=getattr(args, "log_level", None),
-        tls_cert=getattr(args, "tls_cert", None),
-        tls_key=getattr(args, "tls_key", None),
-        forwarded_allow_ips=getattr(args, "forwarded_allow_ips", None),
-        access_log=getattr(args, "access_log", None),
-    )
+FLAG_DESTS = {opt.name: opt.path for opt in OPTIONS if opt.spec.flag}
+"""The dest of each setting's flag (its option name) -> the option's path in the settings."""
+
+
+def settings_of(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The settings from the environment, the flags given on the command line winning."""
+    return load_settings(environ, {path: getattr(args, dest, None) for dest, path in FLAG_DESTS.items()})
 
 
 def iso_time(epoch: float) -> str:
@@ -158,17 +140,19 @@ def iso_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run one command; the settings come from ``environ`` (default: the process's environment)."""
+    env = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
     if args.command == "policy":
         return policy_cmd.run(args)
     try:
-        settings = _settings(args)
+        settings = settings_of(args, env)
     except ValueError as exc:
         print(f"iamd: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.access_log)
-    if settings.data_dir is None and settings.database_url is None:
+    logs.configure(settings.logging.log_level, settings.server.access_log)
+    if settings.store.data_dir is None and settings.store.database_url is None:
         print("iamd: give --data-dir (or IAMD_DATA_DIR) or --database-url", file=sys.stderr)
         return 2
     if args.command == "serve":
@@ -176,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "accounts":
         return accounts_command(args, settings)
     if args.command == "mfa":
-        return mfa_command(args, settings)
+        return mfa_command(args, settings, env)
     if args.command == "policies":
         return policies_cmd.run(args, settings)
     return admin_command(args, settings)
@@ -197,24 +181,25 @@ def serve(settings: Settings) -> int:
         return 2
     # uvicorn's app factory reads the settings from the environment, in every worker process
     os.environ.update(settings_to_env(settings))
-    os.environ["IAMD_STORE_PREPARED"] = "1"
-    proxies = settings.forwarded_allow_ips
+    os.environ[STORE_PREPARED_VARIABLE] = "1"
+    server, level = settings.server, settings.logging.log_level
+    proxies = server.forwarded_allow_ips
     uvicorn.run(
         "iamd.web.app:create_app",
         factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers if settings.workers > 1 else None,
-        log_level=settings.log_level,
-        log_config=logs.logging_config(settings.log_level, settings.access_log),
+        host=server.host,
+        port=server.port,
+        workers=server.workers if server.workers > 1 else None,
+        log_level=level,
+        log_config=logs.logging_config(level, server.access_log),
         access_log=False,  # iamd.access replaces uvicorn's access log
         server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        ssl_certfile=str(server.tls_cert) if server.tls_cert else None,
+        ssl_keyfile=str(server.tls_key) if server.tls_key else None,
     )
     return 0
 
@@ -294,16 +279,16 @@ def admin_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _pskc_secrets(args: argparse.Namespace) -> tuple[str | None, bytes | None]:
+def _pskc_secrets(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str | None, bytes | None]:
     """The password or pre-shared key for an encrypted PSKC file (env variable or stdin)."""
     password: str | None = None
     key_hex: str | None = None
     if args.password_env:
-        password = os.environ.get(args.password_env)
+        password = environ.get(args.password_env)
         if password is None:
             raise ValueError(f"environment variable {args.password_env} is not set")
     elif args.key_hex_env:
-        key_hex = os.environ.get(args.key_hex_env)
+        key_hex = environ.get(args.key_hex_env)
         if key_hex is None:
             raise ValueError(f"environment variable {args.key_hex_env} is not set")
     elif args.stdin:
@@ -321,12 +306,12 @@ def _pskc_secrets(args: argparse.Namespace) -> tuple[str | None, bytes | None]:
     return password, key
 
 
-def mfa_command(args: argparse.Namespace, settings: Settings) -> int:
+def mfa_command(args: argparse.Namespace, settings: Settings, environ: Mapping[str, str]) -> int:
     from iamd.services import pskc
     from iamd.services.runtime import ConfigError, Runtime
 
     try:
-        password, key = _pskc_secrets(args)
+        password, key = _pskc_secrets(args, environ)
         tokens = pskc.parse(args.file.read_bytes(), password=password, key=key)
     except (OSError, ValueError) as exc:
         print(f"iamd: {args.file}: {exc}; nothing was imported", file=sys.stderr)
@@ -339,13 +324,13 @@ def mfa_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         with runtime.db.write() as conn:
-            imported = pskc.import_tokens(conn, runtime.box, runtime.clock.time(), tokens, args.partition)
+            imported = pskc.import_tokens(conn, runtime.box, runtime.clock.time(), tokens, args.token_partition)
     except pskc.PskcError as exc:
         print(f"iamd: {args.file}: {exc}", file=sys.stderr)
         return 1
     finally:
         runtime.close()
-    print(json.dumps({"Imported": imported, "Partition": args.partition}))
+    print(json.dumps({"Imported": imported, "Partition": args.token_partition}))
     return 0
 
 

@@ -58,7 +58,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from iamd.services.runtime import ConfigError, Runtime
 
     try:
-        plan = importer.read_policies(_read(args.file), settings.partition, only_attachable=args.only_attachable)
+        plan = importer.read_policies(
+            _read(args.file), settings.identity.partition, only_attachable=args.only_attachable
+        )
     except (OSError, UnicodeDecodeError, importer.ImportRefused) as exc:
         print(f"iamd: {args.file}: {exc}\nnothing was imported", file=sys.stderr)
         return 1
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     report = MergeReport()
     try:
         with runtime.db.write() as conn:
-            report = importer.store(conn, plan, settings.partition, runtime.clock.time())
+            report = importer.store(conn, plan, settings.identity.partition, runtime.clock.time())
             if args.dry_run:
                 raise _DryRun
     except _DryRun:

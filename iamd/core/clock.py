@@ -16,6 +16,10 @@ class Clock(Protocol):
         """Timezone-aware UTC now."""
         ...
 
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start that never go back: for measuring durations."""
+        ...
+
 
 class SystemClock:
     def time(self) -> float:
@@ -23,6 +27,9 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 class FixedClock:
@@ -36,6 +43,9 @@ class FixedClock:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._t, UTC)
+
+    def monotonic(self) -> float:
+        return self._t
 
     def advance(self, seconds: float) -> None:
         self._t += seconds

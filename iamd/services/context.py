@@ -31,7 +31,7 @@ class RequestContext:
 
     @property
     def partition(self) -> str:
-        return self.runtime.settings.partition
+        return self.runtime.settings.identity.partition
 
     @property
     def clock(self) -> Clock:

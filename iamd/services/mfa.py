@@ -26,16 +26,15 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from iamd.core import counters, totp
+from iamd.core.config import MfaSettings
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import PrincipalKind
@@ -55,53 +54,6 @@ UNABLE_TO_VALIDATE = (
     "MultiFactorAuthentication failed, unable to validate MFA code. "
     "Please verify your MFA serial number is valid and associated with this user."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class MfaPolicy:
-    """The knobs (environment variables in brackets; see docs/mfa.md)."""
-
-    window: int = 1
-    """Steps accepted either side of the expected one for a code (IAMD_MFA_WINDOW)."""
-    resync_window: int = 20
-    """Steps searched either side by ResyncMFADevice (IAMD_MFA_RESYNC_WINDOW)."""
-    max_failures: int = 5
-    """Wrong codes in a row before a device is locked (IAMD_MFA_MAX_FAILURES)."""
-    lock_seconds: int = 30
-    """First lock's length; each further lock in a row doubles it (IAMD_MFA_LOCK_SECONDS)."""
-    max_lock_seconds: int = 900
-    """Longest lock (IAMD_MFA_MAX_LOCK_SECONDS)."""
-    issuer: str = "iamd"
-    """Issuer shown by authenticator apps (IAMD_MFA_ISSUER)."""
-
-    def lock_for(self, locks: int) -> int:
-        """Length of the ``locks``-th lock in a row (1-based)."""
-        return int(min(self.max_lock_seconds, self.lock_seconds * 2 ** max(0, min(locks - 1, 30))))
-
-
-def _int_env(name: str, default: int, minimum: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        log.warning("%s=%r is not an integer; using %d", name, raw, default)
-        return default
-    return max(minimum, value)
-
-
-@lru_cache(maxsize=1)
-def policy() -> MfaPolicy:
-    d = MfaPolicy()
-    return MfaPolicy(
-        window=_int_env("IAMD_MFA_WINDOW", d.window, 0),
-        resync_window=_int_env("IAMD_MFA_RESYNC_WINDOW", d.resync_window, 1),
-        max_failures=_int_env("IAMD_MFA_MAX_FAILURES", d.max_failures, 1),
-        lock_seconds=_int_env("IAMD_MFA_LOCK_SECONDS", d.lock_seconds, 1),
-        max_lock_seconds=_int_env("IAMD_MFA_MAX_LOCK_SECONDS", d.max_lock_seconds, 1),
-        issuer=os.environ.get("IAMD_MFA_ISSUER", "").strip() or d.issuer,
-    )
 
 
 # --- seeds at rest -----------------------------------------------------------------------------
@@ -228,20 +180,18 @@ def verify(
     window: int,
     actor: Actor,
     purpose: str,
-    pol: MfaPolicy | None = None,
+    pol: MfaSettings,
     metrics: counters.Counters | None = None,
 ) -> Result:
     """Check one code (sign-in) or two consecutive codes (enable, resync) and consume them.
 
-    Writes the outcome through ``conn`` (used steps, failure counters, event log): the caller
-    must commit even when the result is not accepted.  Counts the outcome in ``metrics``
-    (the process's registry by default).
+    ``pol`` is the node's MFA settings (``settings.mfa``).  Writes the outcome through ``conn``
+    (used steps, failure counters, event log): the caller must commit even when the result is
+    not accepted.  Counts the outcome in ``metrics`` (the process's registry by default).
     """
     if metrics is None:
         metrics = counters.DEFAULT
-    result = _verify(
-        conn, token, codes, now, window=window, actor=actor, purpose=purpose, pol=pol or policy(), metrics=metrics
-    )
+    result = _verify(conn, token, codes, now, window=window, actor=actor, purpose=purpose, pol=pol, metrics=metrics)
     metrics.increment(VERIFICATIONS, purpose=purpose, outcome=result.outcome.value)
     return result
 
@@ -255,7 +205,7 @@ def _verify(
     window: int,
     actor: Actor,
     purpose: str,
-    pol: MfaPolicy,
+    pol: MfaSettings,
     metrics: counters.Counters,
 ) -> Result:
     serial = token.serial
@@ -358,7 +308,8 @@ def authenticate(ctx: RequestContext, serial: str | None, code: str | None) -> f
         raise AccessDenied(UNABLE_TO_VALIDATE)
     token = token_of(ctx.box, row)
     with ctx.runtime.db.side_write() as conn:
-        result = verify(conn, token, [code], now, window=policy().window, actor=actor, purpose="sts")
+        pol = ctx.settings.mfa
+        result = verify(conn, token, [code], now, window=pol.window, actor=actor, purpose="sts", pol=pol)
         if result.accepted and result.drift is not None and result.drift != token.drift:
             conn.execute(d.update().where(d.c.serial == serial).values(drift=result.drift))
     if not result.accepted:

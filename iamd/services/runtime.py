@@ -42,9 +42,9 @@ class Runtime:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        if settings.data_dir is not None:
-            ensure_private_dir(settings.data_dir)
-        self.db = Database(settings.effective_database_url)
+        if settings.store.data_dir is not None:
+            ensure_private_dir(settings.store.data_dir)
+        self.db = Database(settings.store.effective_database_url)
         try:
             self.box = SecretBox(self._master_key())
         except MasterKeyError as exc:
@@ -53,10 +53,10 @@ class Runtime:
         except BaseException:
             self.db.dispose()
             raise
-        self.resolver = CredentialResolver(self.db, self.box, settings.partition)
-        self.watcher = GenerationWatcher(self.db, self.clock, settings.cache_refresh_seconds)
+        self.resolver = CredentialResolver(self.db, self.box, settings.identity.partition)
+        self.watcher = GenerationWatcher(self.db, self.clock, settings.store.cache_refresh_seconds)
         self.watcher.subscribe(self.resolver.clear)
-        self.verifier = SigV4Verifier(self.clock, max_skew_seconds=settings.max_skew_seconds)
+        self.verifier = SigV4Verifier(self.clock, max_skew_seconds=settings.sigv4.max_skew_seconds)
         self.operations: Mapping[tuple[str, str], Operation] = load_all()
         self.key_usage = KeyUsageRecorder(self.db)
         self.token_keys = token_keys.TokenKeyCache(self.db, self.box)
@@ -67,8 +67,8 @@ class Runtime:
         self.authorizer = Authorizer(
             self.principal_policies,
             self.managed_policies,
-            settings.partition,
-            message_box=self.box if settings.encoded_authorization_messages else None,
+            settings.identity.partition,
+            message_box=self.box if settings.sts.encoded_authorization_messages else None,
         )
         self.watcher.subscribe(self.token_keys.clear)
         self.token_cache = TokenCache()
@@ -77,7 +77,7 @@ class Runtime:
 
     def _master_key(self) -> bytes:
         """IAMD_MASTER_KEY, else IAMD_MASTER_KEY_FILE, else DIR/master.key (made only for a new database)."""
-        s = self.settings
+        s, data_dir = self.settings.secrets, self.settings.store.data_dir
         if s.master_key:
             try:
                 return decode_key(s.master_key)
@@ -91,9 +91,9 @@ class Runtime:
                     "point IAMD_MASTER_KEY_FILE at the file holding this database's master key"
                 )
             return key
-        if s.data_dir is None:
+        if data_dir is None:
             raise ConfigError("no master key: set IAMD_MASTER_KEY or IAMD_MASTER_KEY_FILE, or give --data-dir")
-        path = s.data_dir / MASTER_KEY_FILE
+        path = data_dir / MASTER_KEY_FILE
         return _read_key_file(path) or self._first_start_key(path)
 
     def _first_start_key(self, path: Path) -> bytes:
@@ -127,14 +127,14 @@ class Runtime:
             self.db.upgrade_schema()
             with self.db.write() as conn:
                 _check_master_key(conn, self.box)
-                aws_managed.seed(conn, self.settings.partition, self.clock.time())
+                aws_managed.seed(conn, self.settings.identity.partition, self.clock.time())
                 token_keys.ensure_primary_key(conn, self.box, self.clock)
 
     def bootstrap(self) -> accounts.RootCredentials | None:
         """Create the default account on an empty store; return its root key if it was generated."""
-        s = self.settings
+        s, data_dir = self.settings.identity, self.settings.store.data_dir
         generated = s.bootstrap_root_access_key_id is None
-        if generated and s.data_dir is None:
+        if generated and data_dir is None:
             raise ConfigError(
                 "cannot write root-credentials.json without --data-dir: "
                 "set IAMD_ROOT_ACCESS_KEY_ID and IAMD_ROOT_SECRET_ACCESS_KEY"
@@ -156,8 +156,8 @@ class Runtime:
                     )
                 except accounts.AccountError as exc:
                     raise ConfigError(f"cannot create the default account: {exc}") from exc
-            if generated and s.data_dir is not None:
-                path = s.data_dir / "root-credentials.json"
+            if generated and data_dir is not None:
+                path = data_dir / "root-credentials.json"
                 accounts.write_credentials_file(path, creds)
                 log.info("default account %s created; its root access key is in %s", creds.account_id, path)
             else:
@@ -170,7 +170,7 @@ class Runtime:
         self.key_usage.discard()
         self.db.wipe()
         with self.db.write() as conn:
-            aws_managed.seed(conn, self.settings.partition, self.clock.time())
+            aws_managed.seed(conn, self.settings.identity.partition, self.clock.time())
         self.watcher.invalidate()
         self.bootstrap()
 
@@ -180,7 +180,8 @@ class Runtime:
 
     @property
     def credentials_path(self) -> Path | None:
-        return self.settings.data_dir / "root-credentials.json" if self.settings.data_dir else None
+        data_dir = self.settings.store.data_dir
+        return data_dir / "root-credentials.json" if data_dir else None
 
 
 def _read_key_file(path: Path, setting: str = "") -> bytes | None:

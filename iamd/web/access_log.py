@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from iamd.core.clock import Clock
 
 log = logging.getLogger("iamd.access")
 
@@ -39,7 +40,8 @@ class AccessRecord:
     source_ip: str
     method: str
     path: str
-    started: float = field(default_factory=time.monotonic)
+    started: float
+    """The clock's monotonic reading when the request arrived."""
     api: bool = False
     """An AWS API request: logged with its operation instead of its path."""
     request_id: str | None = None
@@ -60,8 +62,9 @@ class AccessRecord:
             return "allow"
         return "-"
 
-    def line(self, now: float | None = None) -> str:
-        elapsed_ms = ((time.monotonic() if now is None else now) - self.started) * 1000
+    def line(self, now: float) -> str:
+        """The log line, ``now`` being the clock's monotonic reading when the response was sent."""
+        elapsed_ms = (now - self.started) * 1000
         fields = [("request_id", _value(self.request_id)), ("source_ip", _value(self.source_ip))]
         if self.api:
             fields.append(("action", f"{_value(self.service)}:{_value(self.action)}"))
@@ -85,9 +88,10 @@ def _value(text: str | None) -> str:
 
 
 class AccessLog:
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, clock: Clock) -> None:
         self.enabled = enabled
+        self.clock = clock
 
     def write(self, record: AccessRecord) -> None:
         if self.enabled:
-            log.info(record.line())
+            log.info(record.line(self.clock.monotonic()))

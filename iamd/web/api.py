@@ -40,7 +40,9 @@ class ApiHandler:
 
     def handle(self, request: HttpRequest, record: AccessRecord | None = None) -> Response:
         """Answer one API request; ``record`` gathers what the access log says about it."""
-        record = record or AccessRecord(request.source_ip, request.method, request.path)
+        if record is None:
+            started = self.runtime.clock.monotonic()
+            record = AccessRecord(request.source_ip, request.method, request.path, started=started)
         request_id = record.request_id = ids.request_id()
         seen: list[ServiceSpec] = []
         try:

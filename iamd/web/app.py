@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from iamd.core.config import Settings, settings_from_env
+from iamd.core.config import STORE_PREPARED_VARIABLE, Settings, load_settings
 from iamd.core.errors import RequestEntityTooLarge
 from iamd.core.http import HttpRequest
 from iamd.services.console import sessions as console_sessions
@@ -38,7 +38,7 @@ class IamdApp:
         self.runtime = runtime or Runtime(settings)
         self.api = ApiHandler(self.runtime)
         self.console = ConsoleHandler(self.runtime)
-        self.access_log = AccessLog(settings.access_log)
+        self.access_log = AccessLog(settings.server.access_log, self.runtime.clock)
         self.ready = False
         self._prepare = prepare
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="iamd")
@@ -108,7 +108,9 @@ class IamdApp:
     async def _logged_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request and write its access log line once the response is sent."""
         client = scope.get("client")
-        record = AccessRecord(client[0] if client else "", scope["method"], scope["path"])
+        record = AccessRecord(
+            client[0] if client else "", scope["method"], scope["path"], started=self.runtime.clock.monotonic()
+        )
 
         async def send_noting_status(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -129,7 +131,7 @@ class IamdApp:
             else:
                 await _respond(send, 503, b"starting\n", b"text/plain")
             return
-        if path == "/_iamd/reset" and self.settings.dev:
+        if path == "/_iamd/reset" and self.settings.server.dev:
             if method != "POST":
                 await _respond(send, 405, b"use POST\n", b"text/plain")
                 return
@@ -216,8 +218,8 @@ async def _respond(send: Send, status: int, body: bytes, content_type: bytes) ->
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app() -> IamdApp:
-    """uvicorn factory: settings from IAMD_* variables (the serve command sets them)."""
-    settings = settings_from_env()
-    prepare = os.environ.get("IAMD_STORE_PREPARED") != "1"
-    return IamdApp(settings, prepare=prepare)
+def create_app(environ: Mapping[str, str] | None = None) -> IamdApp:
+    """uvicorn factory: settings from the IAMD_* variables of ``environ``, by default the process's
+    environment, which the serve command sets for each worker."""
+    env = os.environ if environ is None else environ
+    return IamdApp(load_settings(env), prepare=env.get(STORE_PREPARED_VARIABLE) != "1")

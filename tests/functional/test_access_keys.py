@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from iamd.core.quotas import quota
+from iamd.core.quotas import QuotaSettings
 from tests.support.server import ACCOUNT_ID, ROOT_KEY, ROOT_SECRET, Server
+
+DEFAULT_QUOTAS = QuotaSettings()
 
 CACHE_BOUND_SECONDS = 1.5
 
@@ -88,7 +90,7 @@ def test_unknown_user(iam: Any) -> None:
 
 
 def test_quota_per_user(iam: Any) -> None:
-    limit = quota("access_keys_per_user")
+    limit = DEFAULT_QUOTAS.access_keys_per_user
     iam.create_user(UserName="busy")
     for _ in range(limit):
         iam.create_access_key(UserName="busy")
@@ -111,7 +113,7 @@ def test_root_keys_when_user_name_omitted(iamd: Server, iam: Any) -> None:
     listed = iam.list_access_keys()["AccessKeyMetadata"]
     assert [k["AccessKeyId"] for k in listed] == [ROOT_KEY]
     assert "UserName" not in listed[0]
-    assert quota("access_keys_root") == 2
+    assert DEFAULT_QUOTAS.access_keys_root == 2
     key = iam.create_access_key()["AccessKey"]
     assert key["Status"] == "Active"
     assert caller_arn(iamd, key) == f"arn:aws:iam::{ACCOUNT_ID}:root"

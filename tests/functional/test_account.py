@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from iamd.core.quotas import quota
+from iamd.core.quotas import QuotaSettings
 from tests.functional.test_server_certificates import error_of, second_account, unvalidated_client, upload
 from tests.support.server import Server
+
+DEFAULT_QUOTAS = QuotaSettings()
 
 SUMMARY_KEYS = {
     "Users",
@@ -137,19 +139,19 @@ def test_summary_of_an_empty_account(iam: Any) -> None:
     assert summary["AccountAccessKeysPresent"] == 1  # the test root has an access key
     assert summary["AccountSigningCertificatesPresent"] == 0
     assert summary["PolicyVersionsInUse"] == 0
-    assert summary["UsersQuota"] == quota("users")
-    assert summary["GroupsQuota"] == quota("groups")
-    assert summary["RolesQuota"] == quota("roles")
-    assert summary["PoliciesQuota"] == quota("managed_policies")
-    assert summary["InstanceProfilesQuota"] == quota("instance_profiles")
-    assert summary["ServerCertificatesQuota"] == quota("server_certificates")
-    assert summary["GroupsPerUserQuota"] == quota("groups_per_user")
-    assert summary["AccessKeysPerUserQuota"] == quota("access_keys_per_user")
-    assert summary["SigningCertificatesPerUserQuota"] == quota("signing_certificates_per_user")
-    assert summary["VersionsPerPolicyQuota"] == quota("policy_versions")
-    assert summary["AttachedPoliciesPerUserQuota"] == quota("attached_policies")
-    assert summary["AttachedPoliciesPerGroupQuota"] == quota("attached_policies")
-    assert summary["AttachedPoliciesPerRoleQuota"] == quota("attached_policies")
+    assert summary["UsersQuota"] == DEFAULT_QUOTAS.users
+    assert summary["GroupsQuota"] == DEFAULT_QUOTAS.groups
+    assert summary["RolesQuota"] == DEFAULT_QUOTAS.roles
+    assert summary["PoliciesQuota"] == DEFAULT_QUOTAS.managed_policies
+    assert summary["InstanceProfilesQuota"] == DEFAULT_QUOTAS.instance_profiles
+    assert summary["ServerCertificatesQuota"] == DEFAULT_QUOTAS.server_certificates
+    assert summary["GroupsPerUserQuota"] == DEFAULT_QUOTAS.groups_per_user
+    assert summary["AccessKeysPerUserQuota"] == DEFAULT_QUOTAS.access_keys_per_user
+    assert summary["SigningCertificatesPerUserQuota"] == DEFAULT_QUOTAS.signing_certificates_per_user
+    assert summary["VersionsPerPolicyQuota"] == DEFAULT_QUOTAS.policy_versions
+    assert summary["AttachedPoliciesPerUserQuota"] == DEFAULT_QUOTAS.attached_policies
+    assert summary["AttachedPoliciesPerGroupQuota"] == DEFAULT_QUOTAS.attached_policies
+    assert summary["AttachedPoliciesPerRoleQuota"] == DEFAULT_QUOTAS.attached_policies
     assert summary["UserPolicySizeQuota"] == 2048
     assert summary["GroupPolicySizeQuota"] == 5120
     assert summary["RolePolicySizeQuota"] == 10240
@@ -200,6 +202,6 @@ def test_aws_cli(iamd: Server) -> None:
     iamd.aws("iam", "create-account-alias", "--account-alias", "cli-alias")
     assert iamd.aws("iam", "list-account-aliases")["AccountAliases"] == ["cli-alias"]
     summary = iamd.aws("iam", "get-account-summary")["SummaryMap"]
-    assert summary["UsersQuota"] == quota("users")
+    assert summary["UsersQuota"] == DEFAULT_QUOTAS.users
     iamd.aws("iam", "delete-account-alias", "--account-alias", "cli-alias")
     assert iamd.aws("iam", "list-account-aliases")["AccountAliases"] == []

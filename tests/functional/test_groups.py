@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from iamd.core.quotas import quota
+from iamd.core.quotas import QuotaSettings
 from tests.support.server import ACCOUNT_ID, Server
 
 
@@ -170,7 +170,7 @@ def test_delete_conflicts_with_policies(iam: Any) -> None:
 
 
 def test_groups_per_user_quota(iam: Any) -> None:
-    limit = quota("groups_per_user")
+    limit = QuotaSettings().groups_per_user
     iam.create_user(UserName="joiner")
     for i in range(limit + 1):
         iam.create_group(GroupName=f"q{i:02d}")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from iamd.core.config import Settings
+from iamd.core.config import Settings, StoreSettings
 from iamd.core.errors import AwsError
 from iamd.services.context import RequestContext
 from iamd.services.iam.login_profiles import verify_password
@@ -42,7 +42,7 @@ def unvalidated(iamd: Server) -> Any:
 @pytest.fixture
 def store(iamd: Server) -> Iterator[Runtime]:
     """A runtime on the server's own store, to drive handlers as an IAM user (see test_change_password)."""
-    rt = Runtime(Settings(data_dir=iamd.data_dir, database_url=iamd.database_url))
+    rt = Runtime(Settings(store=StoreSettings(data_dir=iamd.data_dir, database_url=iamd.database_url)))
     yield rt
     rt.close()
 

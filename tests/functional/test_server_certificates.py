@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from iamd.core.quotas import quota
+from iamd.core.quotas import QuotaSettings
 from tests.support.server import ACCOUNT_ID, Server
 
 # --- certificates for the tests ------------------------------------------------------------------------
@@ -322,7 +322,7 @@ def test_list_pagination(iam: Any) -> None:
 
 
 def test_quota(iam: Any) -> None:
-    limit = quota("server_certificates")
+    limit = QuotaSettings().server_certificates
     for i in range(limit):
         upload(iam, f"c{i}")
     with pytest.raises(ClientError) as exc:
@@ -353,7 +353,7 @@ def test_tags(iam: Any) -> None:
     assert error_of(exc) == ("InvalidInput", 400)
     with pytest.raises(ClientError) as exc:
         iam.tag_server_certificate(
-            ServerCertificateName="tagged", Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(quota("tags"))]
+            ServerCertificateName="tagged", Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(QuotaSettings().tags)]
         )
     assert error_of(exc) == ("LimitExceeded", 409)
     for call in (

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from iamd.core.quotas import quota
+from iamd.core.quotas import QuotaSettings
 from tests.support.server import ACCOUNT_ID, Server
 
 
@@ -187,7 +187,7 @@ def test_ssh_key_rejections(iam: Any) -> None:
 
 
 def test_ssh_key_quota_and_pagination(iam: Any) -> None:
-    limit = quota("ssh_keys_per_user")
+    limit = QuotaSettings().ssh_keys_per_user
     iam.create_user(UserName="many")
     ids = sorted(
         iam.upload_ssh_public_key(UserName="many", SSHPublicKeyBody=openssh(rsa_key(10 + i)))["SSHPublicKey"][
@@ -316,7 +316,7 @@ def test_malformed_certificates(iam: Any) -> None:
 
 
 def test_signing_certificate_quota_and_pagination(iam: Any) -> None:
-    limit = quota("signing_certificates_per_user")
+    limit = QuotaSettings().signing_certificates_per_user
     iam.create_user(UserName="q")
     ids = sorted(
         iam.upload_signing_certificate(UserName="q", CertificateBody=certificate(10 + i))["Certificate"][

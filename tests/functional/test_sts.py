@@ -337,11 +337,11 @@ def test_tampered_missing_and_foreign_tokens(iamd: Server, iam: Any, admin_sts: 
 def test_expired_session_is_refused(iamd: Server) -> None:
     """Mint a session whose expiry has passed with the server's own token keys (shared through the store)."""
     from iamd.auth.session_tokens import SessionClaims
-    from iamd.core.config import Settings
+    from iamd.core.config import Settings, StoreSettings
     from iamd.core.ids import secret_access_key, temporary_access_key_id
     from iamd.services.runtime import Runtime
 
-    rt = Runtime(Settings(data_dir=iamd.data_dir, database_url=iamd.database_url))
+    rt = Runtime(Settings(store=StoreSettings(data_dir=iamd.data_dir, database_url=iamd.database_url)))
     try:
         key, secret = temporary_access_key_id(iamd.account_id), secret_access_key()
         claims = SessionClaims(

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from iamd.core.clock import FixedClock
-from iamd.core.config import Settings
+from iamd.core.config import IdentitySettings, SecretSettings, Settings, StoreSettings
 from iamd.core.crypto import new_key_text
 from iamd.services.runtime import Runtime
 from tests.support.server import postgres_database
@@ -19,20 +19,24 @@ ROOT_SECRET = "storagesecretstoragesecretstoragesecret0"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a fresh, empty store on each backend (PostgreSQL: a new database)."""
-    base = dict(
-        data_dir=tmp_path,
-        master_key=new_key_text(),
-        bootstrap_account_id=ACCOUNT,
-        bootstrap_root_access_key_id=ROOT_KEY,
-        bootstrap_root_secret_access_key=ROOT_SECRET,
-        cache_refresh_seconds=0.5,
-    )
+
+    def settings(database_url: str | None = None) -> Settings:
+        return Settings(
+            store=StoreSettings(data_dir=tmp_path, database_url=database_url, cache_refresh_seconds=0.5),
+            secrets=SecretSettings(master_key=new_key_text()),
+            identity=IdentitySettings(
+                bootstrap_account_id=ACCOUNT,
+                bootstrap_root_access_key_id=ROOT_KEY,
+                bootstrap_root_secret_access_key=ROOT_SECRET,
+            ),
+        )
+
     if request.param == "sqlite":
-        yield Settings(**base)  # type: ignore[arg-type]
+        yield settings()
     else:
         request.getfixturevalue("pg_url")  # skips/fails like the functional suite when PG is absent
         with postgres_database() as url:
-            yield Settings(database_url=url, **base)  # type: ignore[arg-type]
+            yield settings(url)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from iamd.core.clock import FixedClock
+from iamd.core.config import ThrottleSettings
 from iamd.services.console import sessions, signin, throttle
 from iamd.services.console.errors import INCORRECT, ConsoleError
 from iamd.services.runtime import Runtime
@@ -57,8 +58,8 @@ def test_prune_removes_what_has_expired_and_keeps_the_rest(runtime: Runtime, clo
     live_token, _ = _start(runtime, lifetime=7200)
     now = clock.time()
     with runtime.db.side_write() as conn:
-        throttle.record_failure(conn, {"user:old": 5}, now - 2 * 86400, throttle.ThrottlePolicy())
-        throttle.record_failure(conn, {"user:recent": 5}, now, throttle.ThrottlePolicy())
+        throttle.record_failure(conn, {"user:old": 5}, now - 2 * 86400, ThrottleSettings())
+        throttle.record_failure(conn, {"user:recent": 5}, now, ThrottleSettings())
         conn.execute(
             t.webauthn_challenges.insert().values(binding="b", purpose="p", challenge=b"c", expires_at=now + 30)
         )
@@ -73,7 +74,7 @@ def test_prune_removes_what_has_expired_and_keeps_the_rest(runtime: Runtime, clo
 
 
 def test_failures_lock_after_the_allowance_and_success_clears(runtime: Runtime, clock: FixedClock) -> None:
-    rules = throttle.ThrottlePolicy(user_free=2, source_free=10, base_seconds=4.0, max_seconds=60.0)
+    rules = ThrottleSettings(user_free=2, source_free=10, base_seconds=4.0, max_seconds=60.0)
     now = clock.time()
     delays = []
     for _ in range(4):
@@ -121,7 +122,7 @@ def test_root_login_for_an_unknown_account_is_refused(runtime: Runtime) -> None:
 
 
 def test_attempts_are_reserved_before_they_are_checked(runtime: Runtime, clock: FixedClock) -> None:
-    rules = throttle.ThrottlePolicy(user_free=3, source_free=100, base_seconds=10.0, max_seconds=60.0)
+    rules = ThrottleSettings(user_free=3, source_free=100, base_seconds=10.0, max_seconds=60.0)
     now = clock.time()
     keys = {"user:a": 3, "ip:x": 100}
     outcomes = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import sqlalchemy as sa
 
 from iamd.core.clock import FixedClock
-from iamd.core.config import Settings
+from iamd.core.config import SecretSettings, Settings
 from iamd.core.crypto import new_key_text
 from iamd.core.errors import InvalidClientTokenId
 from iamd.services import accounts
@@ -90,7 +92,7 @@ def test_second_node_sees_changes_within_the_bound(runtime: Runtime, store_setti
                 root_secret_access_key="s" * 40,
             )
         # within the bound the other node may still answer from its cache ...
-        clock.advance(store_settings.cache_refresh_seconds)
+        clock.advance(store_settings.store.cache_refresh_seconds)
         other.watcher.refresh_if_due()
         # ... and after it, it must see the change.
         assert other.resolver.resolve("AKIANEWNEWNEWNEWNEW2").secret_access_key == "s" * 40
@@ -99,7 +101,7 @@ def test_second_node_sees_changes_within_the_bound(runtime: Runtime, store_setti
 
 
 def test_wrong_master_key_is_refused(runtime: Runtime, store_settings: Settings) -> None:
-    bad = Settings(**{**store_settings.__dict__, "master_key": new_key_text()})
+    bad = dataclasses.replace(store_settings, secrets=SecretSettings(master_key=new_key_text()))
     with pytest.raises(ConfigError, match="master key"):
         Runtime(bad).prepare_store()
 

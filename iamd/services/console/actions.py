@@ -65,7 +65,7 @@ class Caller:
             principal,
             inputs,
             self.request_keys,
-            region=self.rt.settings.region,
+            region=self.rt.settings.identity.region,
             source_ip=self.source_ip,
         )
         return dict(result or {})
@@ -194,7 +194,7 @@ def role_arn_for(rt: Runtime, account_ref: str, role: str) -> str:
             sa.select(r.c.path, r.c.name).where(r.c.account_id == account_id, r.c.name_key == role.lower())
         ).first()
     path, name = (row.path, row.name) if row is not None else ("/", role)
-    return f"arn:{rt.settings.partition}:iam::{account_id}:role{path}{name}"
+    return f"arn:{rt.settings.identity.partition}:iam::{account_id}:role{path}{name}"
 
 
 def session_name(name: str) -> str:

@@ -24,7 +24,6 @@ from sqlalchemy.engine import Connection
 from iamd.auth import fido
 from iamd.core import ids
 from iamd.core.config import Settings
-from iamd.core.quotas import quota
 from iamd.services import mfa
 from iamd.services.console.errors import FIDO_FAILED, INCORRECT, STEP_EXPIRED, ChallengeGone, ConsoleError
 from iamd.services.console.signin import FIDO_KIND, has_console_access, owner_devices
@@ -43,7 +42,7 @@ NOT_IN_PARTITION = "Security keys and passkeys are not available in the aws-cn p
 
 def offered(settings: Settings) -> bool:
     """AWS's rule: no FIDO security keys or passkeys in the China partition."""
-    return settings.partition != "aws-cn"
+    return settings.identity.partition != "aws-cn"
 
 
 def require_offered(settings: Settings) -> None:
@@ -59,15 +58,16 @@ def _trust_store(directory: Path) -> Mapping[str, list[bytes]]:
 def relying_party(settings: Settings, host: str, scheme: str) -> fido.RelyingParty:
     """The relying party from configuration; for an unconfigured server, the request's own host."""
     hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-    rp_id = settings.webauthn_rp_id or hostname
-    origins = settings.webauthn_origins or (f"{scheme}://{host}",)
-    trust = _trust_store(settings.webauthn_trust_store) if settings.webauthn_trust_store else {}
+    console = settings.console
+    rp_id = console.webauthn_rp_id or hostname
+    origins = console.webauthn_origins or (f"{scheme}://{host}",)
+    trust = _trust_store(console.webauthn_trust_store) if console.webauthn_trust_store else {}
     return fido.RelyingParty(
         rp_id=rp_id,
         rp_name="iamd",
         origins=tuple(origins),
-        user_verification=settings.webauthn_user_verification,
-        attestation=settings.webauthn_attestation,
+        user_verification=console.webauthn_user_verification,
+        attestation=console.webauthn_attestation,
         trust_store=trust,
     )
 
@@ -174,12 +174,13 @@ def finish_registration(
         log.info("FIDO registration refused for %s: %s", actor_arn, exc.reason)
         raise ConsoleError(f"The security key or passkey could not be registered ({exc.reason}).") from exc
     now = rt.clock.time()
-    serial = serial_for(rt.settings.partition, account_id, owner_name, device_name)
+    serial = serial_for(rt.settings.identity.partition, account_id, owner_name, device_name)
     d, w = t.mfa_devices, t.webauthn_credentials
     with rt.db.write() as conn:
         lock_owner(conn, account_id, user_id)
-        if len(owner_devices(conn, account_id, user_id)) >= quota("mfa_devices_per_user"):
-            raise ConsoleError(f"You can have at most {quota('mfa_devices_per_user')} MFA devices.", status=409)
+        limit = rt.settings.quotas.mfa_devices_per_user
+        if len(owner_devices(conn, account_id, user_id)) >= limit:
+            raise ConsoleError(f"You can have at most {limit} MFA devices.", status=409)
         if conn.execute(sa.select(w.c.serial).where(w.c.credential_id == registered.credential_id)).first():
             raise ConsoleError("This security key or passkey is already registered.", status=409)
         conn.execute(

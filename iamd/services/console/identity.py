@@ -33,7 +33,7 @@ class Identity:
 
 def signed_in_principal(conn: Connection, rt: Runtime, session: ConsoleSession) -> Principal | None:
     """The user or root behind a session, as console claims (None when the user is gone)."""
-    partition = rt.settings.partition
+    partition = rt.settings.identity.partition
     if session.is_root:
         arn, user_id, name, entity_id = root_arn(partition, session.account_id), session.account_id, None, None
     else:

@@ -74,7 +74,7 @@ def check_throttle(rt: Runtime, keys: list[str], now: float) -> None:
 
 def record_failure(rt: Runtime, user_key: str, source_ip: str, now: float, *, shared: bool = False) -> None:
     """Count a failure for ``user_key`` and the source; ``shared`` keys (one per address) get the source's allowance."""
-    rules = throttle.policy()
+    rules = rt.settings.console.throttle
     with rt.db.side_write() as conn:
         delay = throttle.record_failure(
             conn,
@@ -91,7 +91,7 @@ def record_failure(rt: Runtime, user_key: str, source_ip: str, now: float, *, sh
 
 def _reserve_attempt(rt: Runtime, user_key: str, source_ip: str, now: float) -> float:
     """Count a password attempt before checking it (refused unchecked while locked); the lock it started."""
-    rules = throttle.policy()
+    rules = rt.settings.console.throttle
     with rt.db.side_write() as conn:
         wait, delay = throttle.reserve(
             conn, {user_key: rules.user_free, throttle.source_key(source_ip): rules.source_free}, now, rules
@@ -108,7 +108,7 @@ def _refuse(delay: float) -> NoReturn:
 
 
 def _attempt_succeeded(rt: Runtime, user_key: str, source_ip: str) -> None:
-    rules = throttle.policy()
+    rules = rt.settings.console.throttle
     with rt.db.side_write() as conn:
         throttle.record_success(conn, user_key)
         throttle.release(conn, throttle.source_key(source_ip), rules.source_free, rules)
@@ -123,7 +123,7 @@ def owner_devices(conn: Connection, account_id: str, user_id: str | None) -> lis
 
 def _expiry(rt: Runtime, state: str, now: float) -> float:
     """A signed-in session lasts the console's session time; a half-finished sign-in, one step's."""
-    return now + (rt.settings.console_session_seconds if state == ACTIVE else sessions.STEP_SECONDS)
+    return now + (rt.settings.console.session_seconds if state == ACTIVE else sessions.STEP_SECONDS)
 
 
 def _open(
@@ -271,7 +271,8 @@ def verify_totp(rt: Runtime, session: ConsoleSession, serial: str, code: str, so
         if device is not None and device.kind in TOTP_KINDS:
             actor = mfa.Actor(session.account_id, None, source_ip)
             token = mfa.token_of(rt.box, device)
-            result = mfa.verify(conn, token, [code], now, window=mfa.policy().window, actor=actor, purpose="console")
+            pol = rt.settings.mfa
+            result = mfa.verify(conn, token, [code], now, window=pol.window, actor=actor, purpose="console", pol=pol)
             accepted = result.accepted
             if accepted and result.drift is not None and result.drift != token.drift:
                 conn.execute(t.mfa_devices.update().where(t.mfa_devices.c.serial == serial).values(drift=result.drift))

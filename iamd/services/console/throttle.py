@@ -2,54 +2,18 @@
 
 Each key (``user:…``, ``root:…``, ``mfa:…``, ``ip:…``) counts failures since its last success.
 Past a free allowance every further failure locks the key for a delay that doubles, up to a
-ceiling; while a key is locked its attempts are refused without being checked at all.
+ceiling; while a key is locked its attempts are refused without being checked at all.  The
+allowances and delays are the node's ``settings.console.throttle`` (docs/configuration.md).
 """
 
 from __future__ import annotations
 
-import functools
-import os
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from iamd.core.config import ThrottleSettings
 from iamd.store import tables as t
 from iamd.store.db import insert_ignore
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    try:
-        return max(0, int(raw)) if raw else default
-    except ValueError:
-        return default
-
-
-@dataclass(frozen=True, slots=True)
-class ThrottlePolicy:
-    user_free: int = 5
-    """Failures a user (or a device's codes) may have before delays start."""
-    source_free: int = 25
-    """Failures one source address may have, across users, before delays start."""
-    base_seconds: float = 1.0
-    max_seconds: float = 900.0
-
-    def delay(self, failures: int, free: int) -> float:
-        if failures <= free:
-            return 0.0
-        return float(min(self.max_seconds, self.base_seconds * 2 ** min(failures - free - 1, 20)))
-
-
-@functools.cache
-def policy() -> ThrottlePolicy:
-    """The node's throttle settings, read once from the environment (like ``mfa.policy``)."""
-    return ThrottlePolicy(
-        user_free=_env_int("IAMD_CONSOLE_USER_FREE_ATTEMPTS", 5),
-        source_free=_env_int("IAMD_CONSOLE_SOURCE_FREE_ATTEMPTS", 25),
-        base_seconds=float(_env_int("IAMD_CONSOLE_BASE_DELAY_SECONDS", 1)),
-        max_seconds=float(_env_int("IAMD_CONSOLE_MAX_DELAY_SECONDS", 900)),
-    )
 
 
 def user_key(account_id: str, name: str) -> str:
@@ -71,7 +35,7 @@ def locked_for(conn: Connection, keys: list[str], now: float) -> float:
     return max((float(r.locked_until) - now for r in rows), default=0.0)
 
 
-def record_failure(conn: Connection, keys: dict[str, int], now: float, rules: ThrottlePolicy) -> float:
+def record_failure(conn: Connection, keys: dict[str, int], now: float, rules: ThrottleSettings) -> float:
     """Count a failure against each key (key -> its free allowance); the longest delay now due."""
     c = t.console_throttle
     longest = 0.0
@@ -94,7 +58,7 @@ def record_success(conn: Connection, key: str) -> None:
     conn.execute(t.console_throttle.delete().where(t.console_throttle.c.key == key))
 
 
-def reserve(conn: Connection, keys: dict[str, int], now: float, rules: ThrottlePolicy) -> tuple[float, float]:
+def reserve(conn: Connection, keys: dict[str, int], now: float, rules: ThrottleSettings) -> tuple[float, float]:
     """Count an attempt against every key *before* it is checked, so parallel attempts cannot all
     slip past the allowance.  Returns (wait, delay): ``wait`` > 0 when a key is locked (nothing is
     counted, the attempt must be refused unchecked); ``delay``, the lock this attempt started."""
@@ -121,7 +85,7 @@ def reserve(conn: Connection, keys: dict[str, int], now: float, rules: ThrottleP
     return 0.0, longest
 
 
-def release(conn: Connection, key: str, free: int, rules: ThrottlePolicy) -> None:
+def release(conn: Connection, key: str, free: int, rules: ThrottleSettings) -> None:
     """Take back the attempt reserved on a shared key (the source address) when it succeeded."""
     c = t.console_throttle
     row = conn.execute(sa.select(c).where(c.c.key == key).with_for_update()).first()

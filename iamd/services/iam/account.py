@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from iamd.core.errors import EntityAlreadyExists, InvalidInput, NoSuchEntity
-from iamd.core.quotas import quota
 from iamd.policy.document import SIZE_LIMITS, PolicyKind
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
@@ -115,19 +114,20 @@ def get_account_summary(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
         ctx, sa.select(pa.c.policy_id).where(principal_ids_clause(ctx, pa.c.principal_type, pa.c.principal_id))
     )
     mfa_total, mfa_in_use, root_mfa = mfa_counts(ctx)
+    quotas = ctx.settings.quotas
     summary: dict[str, int] = {
         "Users": _count_in_account(ctx, t.users),
-        "UsersQuota": quota("users"),
+        "UsersQuota": quotas.users,
         "Groups": _count_in_account(ctx, t.groups),
-        "GroupsQuota": quota("groups"),
+        "GroupsQuota": quotas.groups,
         "Roles": _count_in_account(ctx, t.roles),
-        "RolesQuota": quota("roles"),
+        "RolesQuota": quotas.roles,
         "Policies": c.count(ctx, sa.select(mp.c.id).where(mp.c.account_id == acct)),
-        "PoliciesQuota": quota("managed_policies"),
+        "PoliciesQuota": quotas.managed_policies,
         "InstanceProfiles": _count_in_account(ctx, t.instance_profiles),
-        "InstanceProfilesQuota": quota("instance_profiles"),
+        "InstanceProfilesQuota": quotas.instance_profiles,
         "ServerCertificates": _count_in_account(ctx, t.server_certificates),
-        "ServerCertificatesQuota": quota("server_certificates"),
+        "ServerCertificatesQuota": quotas.server_certificates,
         "Providers": _providers(ctx),
         "MFADevices": mfa_total,
         "MFADevicesInUse": mfa_in_use,
@@ -135,12 +135,12 @@ def get_account_summary(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
         "AccountAccessKeysPresent": int(root_keys),
         "AccountPasswordPresent": int(bool(root_password)),
         "AccountSigningCertificatesPresent": int(root_certs),
-        "AttachedPoliciesPerUserQuota": quota("attached_policies"),
-        "AttachedPoliciesPerGroupQuota": quota("attached_policies"),
-        "AttachedPoliciesPerRoleQuota": quota("attached_policies"),
-        "GroupsPerUserQuota": quota("groups_per_user"),
-        "SigningCertificatesPerUserQuota": quota("signing_certificates_per_user"),
-        "AccessKeysPerUserQuota": quota("access_keys_per_user"),
+        "AttachedPoliciesPerUserQuota": quotas.attached_policies,
+        "AttachedPoliciesPerGroupQuota": quotas.attached_policies,
+        "AttachedPoliciesPerRoleQuota": quotas.attached_policies,
+        "GroupsPerUserQuota": quotas.groups_per_user,
+        "SigningCertificatesPerUserQuota": quotas.signing_certificates_per_user,
+        "AccessKeysPerUserQuota": quotas.access_keys_per_user,
         "UserPolicySizeQuota": SIZE_LIMITS[PolicyKind.USER_INLINE],
         "GroupPolicySizeQuota": SIZE_LIMITS[PolicyKind.GROUP_INLINE],
         "RolePolicySizeQuota": SIZE_LIMITS[PolicyKind.ROLE_INLINE],
@@ -148,7 +148,7 @@ def get_account_summary(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
         "AssumeRolePolicySizeQuota": SIZE_LIMITS[PolicyKind.TRUST],
         "PolicyVersionsInUse": attachments,
         "PolicyVersionsInUseQuota": POLICY_VERSIONS_IN_USE_QUOTA,
-        "VersionsPerPolicyQuota": quota("policy_versions"),
+        "VersionsPerPolicyQuota": quotas.policy_versions,
         "GlobalEndpointTokenVersion": GLOBAL_ENDPOINT_TOKEN_VERSION,
     }
     return {"SummaryMap": summary}

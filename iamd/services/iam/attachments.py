@@ -11,7 +11,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, PolicyNotAttachable
-from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
 from iamd.services.iam import policies
@@ -70,8 +69,9 @@ def attach(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> None:
     if c.has_rows(ctx, sa.select(pa.c.policy_id).where(*mine, pa.c.policy_id == policy.id)):
         return  # attaching twice changes nothing
     current = c.count(ctx, sa.select(pa.c.policy_id).where(*mine))
-    if current >= quota("attached_policies"):
-        raise LimitExceeded(f"Cannot exceed quota for {kind.quota_name}: {quota('attached_policies')}")
+    limit = ctx.settings.quotas.attached_policies
+    if current >= limit:
+        raise LimitExceeded(f"Cannot exceed quota for {kind.quota_name}: {limit}")
     _insert_ignore(ctx, pa, {"policy_id": policy.id, "principal_type": kind.name, "principal_id": entity.id})
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.engine import Row
 
 from iamd.core.arn import iam_arn
 from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, ValidationError
-from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.store import tables as t
 
@@ -153,8 +152,9 @@ def count(ctx: RequestContext, query: sa.Select[Any]) -> int:
 
 
 def check_quota(ctx: RequestContext, name: str, current: int, message: str) -> None:
-    if current >= quota(name):
-        raise LimitExceeded(message.format(limit=quota(name)))
+    limit = ctx.settings.quotas.limit(name)
+    if current >= limit:
+        raise LimitExceeded(message.format(limit=limit))
 
 
 # --- tags --------------------------------------------------------------------------------------------
@@ -184,8 +184,9 @@ def put_tags(ctx: RequestContext, resource_type: str, resource_id: str, tags: Se
         )
     }
     new_keys = {tag["Key"].lower() for tag in tags}
-    if len(existing | new_keys) > quota("tags"):
-        raise LimitExceeded(f"The number of tags has reached the maximum limit of {quota('tags')}.")
+    limit = ctx.settings.quotas.tags
+    if len(existing | new_keys) > limit:
+        raise LimitExceeded(f"The number of tags has reached the maximum limit of {limit}.")
     for tag in tags:
         key_lower = tag["Key"].lower()
         if key_lower in existing:

@@ -11,7 +11,6 @@ from sqlalchemy.engine import Row
 
 from iamd.core import ids
 from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
-from iamd.core.quotas import quota
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
 from iamd.services.iam.guards import refuse_protected_role
@@ -155,7 +154,7 @@ def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None
     ]
     if role.id in current:
         raise EntityAlreadyExists(f"Role {role.name} already exists in instance profile {profile.name}.")
-    limit = quota("roles_per_instance_profile")
+    limit = ctx.settings.quotas.roles_per_instance_profile
     if len(current) >= limit:
         raise LimitExceeded(f"Cannot exceed quota for InstanceSessionsPerInstanceProfile: {limit}")
     ctx.conn.execute(ipr.insert().values(instance_profile_id=profile.id, role_id=role.id))

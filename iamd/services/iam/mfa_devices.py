@@ -32,7 +32,6 @@ from iamd.core.errors import (
     ValidationError,
 )
 from iamd.core.principal import PrincipalKind
-from iamd.core.quotas import quota
 from iamd.services import mfa
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
@@ -211,7 +210,7 @@ def create_virtual_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> Mapping
         )
     )
     c.put_tags(ctx, RESOURCE, device_id, p.get("Tags") or [])
-    issuer = mfa.policy().issuer
+    issuer = ctx.settings.mfa.issuer
     uri = totp.otpauth_uri(issuer, f"{name}@{ctx.account_id}", seed)
     out: dict[str, Any] = {
         "SerialNumber": serial,
@@ -263,10 +262,11 @@ def enable_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
         _check_partition(ctx, row)
         owner.lock(conn)
         in_use = int(conn.execute(sa.select(sa.func.count()).select_from(d).where(owner.devices())).scalar() or 0)
-        if in_use >= quota("mfa_devices_per_user"):
-            raise LimitExceeded(f"Cannot exceed quota for MFADevicesPerUser: {quota('mfa_devices_per_user')}")
+        limit, pol = ctx.settings.quotas.mfa_devices_per_user, ctx.settings.mfa
+        if in_use >= limit:
+            raise LimitExceeded(f"Cannot exceed quota for MFADevicesPerUser: {limit}")
         token = mfa.token_of(ctx.box, row)
-        result = mfa.verify(conn, token, codes, now, window=mfa.policy().window, actor=_actor(ctx), purpose="enable")
+        result = mfa.verify(conn, token, codes, now, window=pol.window, actor=_actor(ctx), purpose="enable", pol=pol)
         if result.accepted:
             conn.execute(
                 d.update()
@@ -301,8 +301,9 @@ def resync_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
         if row is None or not owner.owns(row) or row.kind == FIDO:
             raise _no_such_device(serial)
         token = mfa.token_of(ctx.box, row)
+        pol = ctx.settings.mfa
         result = mfa.verify(
-            conn, token, codes, now, window=mfa.policy().resync_window, actor=_actor(ctx), purpose="resync"
+            conn, token, codes, now, window=pol.resync_window, actor=_actor(ctx), purpose="resync", pol=pol
         )
         if result.accepted:
             conn.execute(d.update().where(d.c.id == row.id).values(drift=result.drift or 0))

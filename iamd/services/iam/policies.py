@@ -15,7 +15,6 @@ from sqlalchemy.engine import Row
 
 from iamd.core import ids
 from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
-from iamd.core.quotas import quota
 from iamd.policy.document import PolicyKind, check_document
 from iamd.services.context import RequestContext
 from iamd.services.iam import common as c
@@ -281,7 +280,7 @@ def create_policy_version(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str
     document: str = p["PolicyDocument"]
     check_document(document, PolicyKind.MANAGED)
     pv, mp = t.policy_versions, t.managed_policies
-    limit = quota("policy_versions")
+    limit = ctx.settings.quotas.policy_versions
     if c.count(ctx, sa.select(pv.c.version_id).where(pv.c.policy_id == row.id)) >= limit:
         raise LimitExceeded(
             f"A managed policy can have up to {limit} versions. "

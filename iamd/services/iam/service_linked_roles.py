@@ -134,7 +134,7 @@ def _attach_policies(ctx: RequestContext, role_id: str, policies: Sequence[str])
 @operation("iam", "CreateServiceLinkedRole")
 def create_service_linked_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     service: str = p["AWSServiceName"]
-    linked = linked_service(ctx.settings.service_linked_principals, service)
+    linked = linked_service(ctx.settings.identity.service_linked_principals, service)
     if linked is None:
         raise InvalidInput(f"Service name {service} is not eligible for service-linked roles.")
     suffix: str | None = p.get("CustomSuffix") or None

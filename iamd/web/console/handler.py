@@ -22,7 +22,6 @@ import jinja2
 
 from iamd.core.errors import AwsError
 from iamd.core.http import HttpRequest
-from iamd.core.quotas import quota
 from iamd.services.console import actions, fido_devices, sessions, signin, throttle
 from iamd.services.console.errors import STEP_EXPIRED, ChallengeGone, ConsoleError
 from iamd.services.console.identity import Identity, identity_of
@@ -127,7 +126,7 @@ class Page:
 
     @property
     def host(self) -> str:
-        return self.request.header("host") or f"{self.rt.settings.host}:{self.rt.settings.port}"
+        return self.request.header("host") or f"{self.rt.settings.server.host}:{self.rt.settings.server.port}"
 
     @property
     def source_ip(self) -> str:
@@ -141,7 +140,7 @@ class Page:
         session = self._session if self._session_loaded else None
         body = self.console.templates.get_template(template).render(
             csrf=self.csrf,
-            partition=self.rt.settings.partition,
+            partition=self.rt.settings.identity.partition,
             fido_offered=fido_devices.offered(self.rt.settings),
             signed_in=session is not None and session.state == ACTIVE,
             iso=_iso,
@@ -163,7 +162,7 @@ class Page:
         return actions.Caller(
             self.rt,
             identity,
-            request_context(self.request, self.rt.settings.region),
+            request_context(self.request, self.rt.settings.identity.region),
             self.source_ip,
             self.console.parse_input,
         )
@@ -228,7 +227,7 @@ class ConsoleHandler:
         self.specs: dict[str, ServiceSpec] = {name: load_service(name) for name in ("iam", "sts")}
         signin.prepare()
         settings = rt.settings
-        if settings.webauthn_rp_id is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        if settings.console.webauthn_rp_id is None and settings.server.host not in ("127.0.0.1", "localhost", "::1"):
             log.warning(
                 "IAMD_WEBAUTHN_RP_ID is not set: WebAuthn trusts the Host header of each request for its relying "
                 "party id and origin; set IAMD_WEBAUTHN_RP_ID and IAMD_WEBAUTHN_ORIGINS for a public console"
@@ -496,7 +495,7 @@ class ConsoleHandler:
             "credentials.html",
             creds=creds,
             principal=identity.principal,
-            region=self.rt.settings.region,
+            region=self.rt.settings.identity.region,
             endpoint=page.origin,
         )
 
@@ -520,7 +519,7 @@ class ConsoleHandler:
             devices=devices,
             identity=identity,
             is_root=session.is_root,
-            device_limit=quota("mfa_devices_per_user"),
+            device_limit=self.rt.settings.quotas.mfa_devices_per_user,
         )
 
     @signed_in()

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from iamd.cli.main import build_parser, iso_time
+from iamd.cli.main import build_parser, iso_time, main, settings_of
+from iamd.core.config import OPTIONS
 
 ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 GLOBAL_OPTIONS = ("--data-dir", "--database-url", "--log-level")
@@ -146,3 +147,59 @@ def test_a_message_with_line_breaks_stays_one_log_line() -> None:
     text = UtcIsoFormatter(LOG_FORMAT).format(record)
     assert "\n" not in text and "\r" not in text
     assert text.endswith("iamd: first\\nsecond\\r\\nthird")
+
+
+# --- the flags come from the settings' declarations -----------------------------------------------------
+
+
+def test_every_declared_flag_is_on_its_commands_with_its_variable_in_the_help() -> None:
+    tree = dict(parsers(build_parser()))
+    for opt in OPTIONS:
+        if opt.spec.flag is None:
+            continue
+        commands = [c for c in leaf_commands() if opt.spec.every_command or c == ("serve",)]
+        for command in commands:
+            actions = {s: a for a in tree[command]._actions for s in a.option_strings}
+            for flag in opt.flags:
+                assert flag in actions, f"iamd {' '.join(command)} {flag}"
+                assert actions[flag].dest == opt.name and opt.spec.env in (actions[flag].help or "")
+    serve_only = {o.spec.flag for o in OPTIONS if o.spec.flag and not o.spec.every_command}
+    accounts_list = {s for a in tree[("accounts", "list")]._actions for s in a.option_strings}
+    assert serve_only and not serve_only & accounts_list
+
+
+def test_flags_become_settings_and_win_over_the_environment() -> None:
+    args = build_parser().parse_args(["serve", "--port", "9443", "--no-access-log", "--data-dir", "D"])
+    settings = settings_of(args, {"IAMD_PORT": "1", "IAMD_HOST": "0.0.0.0", "IAMD_ACCESS_LOG": "1"})
+    assert (settings.server.port, settings.server.host, settings.server.access_log) == (9443, "0.0.0.0", False)
+    assert settings.store.data_dir == Path("D")
+
+
+def test_the_token_partition_of_import_tokens_is_not_the_stores() -> None:
+    args = build_parser().parse_args(["mfa", "import-tokens", "gov.pskc", "--partition", "aws-us-gov"])
+    assert args.token_partition == "aws-us-gov"
+    assert settings_of(args, {}).identity.partition == "aws"
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "message"),
+    [
+        (["serve", "--port", "70000"], {}, "iamd: --port must be between 0 and 65535, not 70000"),
+        (["serve", "--workers", "0"], {}, "iamd: --workers must be at least 1, not 0"),
+        (["accounts", "list"], {"IAMD_PORT": "http"}, "iamd: IAMD_PORT must be a whole number, not 'http'"),
+        (["keys", "rotate"], {"IAMD_QUOTAS": "user=1"}, "iamd: IAMD_QUOTAS: no quota called 'user'"),
+    ],
+)
+def test_bad_settings_stop_the_command_naming_the_flag_or_variable(
+    argv: list[str], environ: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--data-dir", "unused"], environ) == 2
+    assert capsys.readouterr().err.startswith(message)
+
+
+def test_the_command_reads_the_environment_it_is_given(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IAMD_PORT", "http")  # the process's environment is not read when one is given
+    assert main(["serve", "--data-dir", "unused"], {"IAMD_WORKERS": "0"}) == 2
+    assert capsys.readouterr().err.startswith("iamd: IAMD_WORKERS must be at least 1")

@@ -1,83 +1,281 @@
-"""Settings travel to uvicorn's workers through IAMD_* variables: every option must survive the trip."""
+"""The settings tree: declarations, the loader (variables, flags, validation) and the trip to the workers."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
 
-from iamd.core.config import Settings, settings_from_env, settings_to_env
+from iamd.core.config import (
+    BY_PATH,
+    DEFAULT_SERVICE_LINKED_PRINCIPALS,
+    OPTIONS,
+    ConsoleSettings,
+    MfaSettings,
+    ServerSettings,
+    Settings,
+    ThrottleSettings,
+    load_settings,
+    settings_to_env,
+)
+from iamd.core.options import Option, SettingsError, build, sections_of, value_at
+from iamd.core.quotas import QuotaSettings
 
-NOT_OPTIONS = {"max_skew_seconds", "extra"}
-"""Fields with neither a flag nor a variable: only code sets them."""
+
+def changed_value(opt: Option, tmp_path: Path) -> object:
+    """A value of ``opt`` that differs from its default and that the option accepts."""
+    if opt.spec.choices:
+        return next(c for c in opt.spec.choices if c != opt.default)
+    if opt.kind is bool:
+        return not opt.default
+    if opt.kind is int:
+        assert isinstance(opt.default, int)
+        high = opt.spec.maximum
+        return opt.default - 1 if high is not None and opt.default >= high else opt.default + 1
+    if opt.kind is float:
+        assert isinstance(opt.default, float)
+        return opt.default + 0.25
+    if opt.kind is Path:
+        return tmp_path / opt.name
+    if opt.kind is tuple:
+        return (f"{opt.name}-a.example", f"{opt.name}-b.example")
+    return f"{opt.name}-value"
 
 
 def every_option_changed(tmp_path: Path) -> Settings:
-    """Settings where each option differs from its default."""
-    values: dict[str, object] = {
-        "data_dir": tmp_path / "data",
-        "database_url": "postgresql+psycopg://db.example/iamd",
-        "host": "0.0.0.0",
-        "port": 9443,
-        "workers": 3,
-        "dev": True,
-        "partition": "aws-cn",
-        "region": "cn-north-1",
-        "bootstrap_account_id": "111122223333",
-        "bootstrap_root_access_key_id": "AKIAEXAMPLEEXAMPLE12",
-        "bootstrap_root_secret_access_key": "s" * 40,
-        "master_key": "k" * 44,
-        "master_key_file": tmp_path / "master.key",
-        "cache_refresh_seconds": 0.25,
-        "service_linked_principals": ("a.amazonaws.com", "b.amazonaws.com"),
-        "log_level": "debug",
-        "encoded_authorization_messages": True,
-        "console_session_seconds": 3600,
-        "webauthn_rp_id": "iam.example.com",
-        "webauthn_origins": ("https://iam.example.com", "https://iam2.example.com"),
-        "webauthn_user_verification": "required",
-        "webauthn_attestation": "direct",
-        "webauthn_trust_store": tmp_path / "roots",
-        "tls_cert": tmp_path / "cert.pem",
-        "tls_key": tmp_path / "key.pem",
-        "forwarded_allow_ips": "10.0.0.1,10.0.0.2",
-        "access_log": False,
-    }
-    options = {f.name for f in dataclasses.fields(Settings)} - NOT_OPTIONS
-    assert set(values) == options, "a new setting: add it here and to settings_to_env"
-    changed = Settings(**values)  # type: ignore[arg-type]
+    changed = build(Settings, {o.path: changed_value(o, tmp_path) for o in OPTIONS})
     default = Settings()
-    assert all(getattr(changed, name) != getattr(default, name) for name in options)
+    same = [o.path for o in OPTIONS if value_at(changed, o.path) == value_at(default, o.path)]
+    assert same == []
     return changed
 
 
-def test_every_option_reaches_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("IAMD_"):
-            monkeypatch.delenv(name)
+# --- the trip to uvicorn's workers ---------------------------------------------------------------------
+
+
+def test_every_option_reaches_the_workers(tmp_path: Path) -> None:
     settings = every_option_changed(tmp_path)
-    for name, value in settings_to_env(settings).items():
-        monkeypatch.setenv(name, value)
-    assert settings_from_env() == settings
+    exported = settings_to_env(settings)
+    assert set(exported) == {o.spec.env for o in OPTIONS}  # every option travels, none is forgotten
+    assert load_settings(exported) == settings
 
 
-def test_defaults_survive_the_trip_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("IAMD_"):
-            monkeypatch.delenv(name)
-    for name, value in settings_to_env(Settings()).items():
-        monkeypatch.setenv(name, value)
-    assert settings_from_env() == Settings()
+def test_defaults_survive_the_trip_too() -> None:
+    assert load_settings(settings_to_env(Settings())) == Settings() == load_settings({})
+
+
+def test_a_relative_path_travels_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({"IAMD_DATA_DIR": "data"})
+    assert settings.store.data_dir == Path("data")
+    assert settings_to_env(settings)["IAMD_DATA_DIR"] == str(tmp_path.resolve() / "data")
+
+
+# --- declarations --------------------------------------------------------------------------------------
+
+
+def test_each_option_has_its_own_variable_and_flag_and_says_what_it_does() -> None:
+    variables = [o.spec.env for o in OPTIONS]
+    flags = [o.spec.flag for o in OPTIONS if o.spec.flag]
+    assert len(set(variables)) == len(variables) and all(v.startswith("IAMD_") for v in variables)
+    assert len(set(flags)) == len(flags)
+    assert len({o.name for o in OPTIONS if o.spec.flag}) == len(flags)  # flag dests do not collide
+    assert all(o.spec.help.endswith(".") for o in OPTIONS)
+    assert all(
+        section.__doc__ and not section.__doc__.startswith(section.__name__) for _, section in sections_of(Settings)
+    )
+
+
+def test_each_quota_is_its_own_variable() -> None:
+    quotas = [o for o in OPTIONS if o.path.startswith("quotas.")]
+    assert {o.name for o in quotas} == {f.name for f in dataclasses.fields(QuotaSettings)}
+    assert all(o.spec.env == f"IAMD_QUOTA_{o.name.upper()}" for o in quotas)
+
+
+def test_the_sections() -> None:
+    paths = [path for path, _ in sections_of(Settings)]
+    assert paths == [
+        "server",
+        "store",
+        "identity",
+        "secrets",
+        "sigv4",
+        "sts",
+        "mfa",
+        "console",
+        "console.throttle",
+        "quotas",
+        "logging",
+    ]
+
+
+def test_section_defaults() -> None:
+    s = load_settings({})
+    assert (s.server.host, s.server.port, s.server.workers, s.server.dev, s.server.access_log) == (
+        "127.0.0.1",
+        8080,
+        1,
+        False,
+        True,
+    )
+    assert s.store.data_dir is None and s.store.cache_refresh_seconds == 0.5
+    assert (s.identity.partition, s.identity.region) == ("aws", "us-east-1")
+    assert s.identity.service_linked_principals == DEFAULT_SERVICE_LINKED_PRINCIPALS
+    assert s.sigv4.max_skew_seconds == 900 and not s.sts.encoded_authorization_messages
+    assert s.mfa == MfaSettings(window=1, resync_window=20, max_failures=5, lock_seconds=30, max_lock_seconds=900)
+    assert s.mfa.issuer == "iamd"
+    assert s.console.session_seconds == 43200 and s.console.webauthn_origins == ()
+    assert s.console.throttle == ThrottleSettings(user_free=5, source_free=25, base_seconds=1.0, max_seconds=900.0)
+    assert (s.quotas.users, s.quotas.roles, s.quotas.tags, s.quotas.mfa_devices_per_user) == (5000, 1000, 50, 8)
+    assert s.logging.log_level == "info"
+
+
+# --- reading variables ----------------------------------------------------------------------------------
+
+
+def test_variables_of_every_type() -> None:
+    s = load_settings(
+        {
+            "IAMD_PORT": "9443",
+            "IAMD_CACHE_REFRESH_SECONDS": "0.25",
+            "IAMD_DEV": "yes",
+            "IAMD_DATA_DIR": "/var/lib/iamd",
+            "IAMD_WEBAUTHN_ORIGINS": " https://a.example , ,https://b.example",
+            "IAMD_MFA_ISSUER": "Example Corp",
+            "IAMD_CONSOLE_BASE_DELAY_SECONDS": "30",
+            "IAMD_MFA_MAX_FAILURES": "7",
+            "IAMD_MFA_WINDOW": "2",
+        }
+    )
+    assert s.server.port == 9443 and s.store.cache_refresh_seconds == 0.25 and s.server.dev is True
+    assert s.store.data_dir == Path("/var/lib/iamd")
+    assert s.console.webauthn_origins == ("https://a.example", "https://b.example")
+    assert s.mfa.issuer == "Example Corp" and (s.mfa.max_failures, s.mfa.window) == (7, 2)
+    assert s.console.throttle.base_seconds == 30.0
+
+
+@pytest.mark.parametrize(("text", "expected"), [("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False)])
+def test_switches(text: str, expected: bool) -> None:
+    assert load_settings({"IAMD_ACCESS_LOG": text}).server.access_log is expected
+    assert load_settings({"IAMD_ENCODED_AUTHORIZATION_MESSAGES": text}).sts.encoded_authorization_messages is expected
+
+
+def test_an_empty_or_blank_variable_is_unset() -> None:
+    s = load_settings({"IAMD_PORT": "", "IAMD_ACCESS_LOG": "  ", "IAMD_MFA_ISSUER": " ", "IAMD_DATA_DIR": ""})
+    assert s == Settings()
+
+
+def test_the_loader_reads_only_the_mapping_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IAMD_PORT", "1234")
+    monkeypatch.setenv("IAMD_QUOTAS", "users=3")
+    assert load_settings({}) == Settings()
+
+
+# --- errors name the variable or flag ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [("", True), ("1", True), ("on", True), ("0", False), ("false", False), ("OFF", False)]
+    ("variable", "value", "message"),
+    [
+        ("IAMD_PORT", "http", "IAMD_PORT must be a whole number, not 'http'"),
+        ("IAMD_PORT", "70000", "IAMD_PORT must be between 0 and 65535, not 70000"),
+        ("IAMD_WORKERS", "0", "IAMD_WORKERS must be at least 1, not 0"),
+        ("IAMD_CACHE_REFRESH_SECONDS", "soon", "IAMD_CACHE_REFRESH_SECONDS must be a number, not 'soon'"),
+        ("IAMD_ACCESS_LOG", "maybe", "IAMD_ACCESS_LOG must be 1 or 0 (or true/false, yes/no, on/off), not 'maybe'"),
+        ("IAMD_DEV", "2", "IAMD_DEV must be 1 or 0"),
+        ("IAMD_PARTITION", "aws-eu", "IAMD_PARTITION must be aws, aws-cn or aws-us-gov, not 'aws-eu'"),
+        ("IAMD_LOG_LEVEL", "verbose", "IAMD_LOG_LEVEL must be debug, info, warning or error, not 'verbose'"),
+        ("IAMD_MFA_WINDOW", "-1", "IAMD_MFA_WINDOW must be at least 0, not -1"),
+        ("IAMD_MFA_LOCK_SECONDS", "bad", "IAMD_MFA_LOCK_SECONDS must be a whole number, not 'bad'"),
+        ("IAMD_CONSOLE_USER_FREE_ATTEMPTS", "-3", "IAMD_CONSOLE_USER_FREE_ATTEMPTS must be at least 0, not -3"),
+        ("IAMD_CONSOLE_SESSION_SECONDS", "59", "IAMD_CONSOLE_SESSION_SECONDS must be between 60 and 43200, not 59"),
+        ("IAMD_WEBAUTHN_ATTESTATION", "indirect", "IAMD_WEBAUTHN_ATTESTATION must be none or direct, not 'indirect'"),
+        ("IAMD_QUOTA_USERS", "many", "IAMD_QUOTA_USERS must be a whole number, not 'many'"),
+        ("IAMD_QUOTA_POLICY_VERSIONS", "0", "IAMD_QUOTA_POLICY_VERSIONS must be at least 1, not 0"),
+    ],
 )
-def test_access_log_variable(value: str, expected: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IAMD_ACCESS_LOG", value)
-    assert settings_from_env().access_log is expected
-    monkeypatch.setenv("IAMD_ACCESS_LOG", "2")
-    with pytest.raises(ValueError, match="IAMD_ACCESS_LOG"):
-        settings_from_env()
+def test_a_bad_variable_is_refused_by_name(variable: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({variable: value})
+    assert str(info.value).startswith(message)
+
+
+def test_a_bad_flag_value_is_refused_by_the_flag() -> None:
+    with pytest.raises(SettingsError, match=r"^--port must be between 0 and 65535, not 70000$"):
+        load_settings({}, {"server.port": 70000})
+    with pytest.raises(SettingsError, match=r"^--partition must be aws, aws-cn or aws-us-gov"):
+        load_settings({}, {"identity.partition": "mars"})
+
+
+def test_tls_needs_both_files() -> None:
+    with pytest.raises(SettingsError, match="--tls-cert and --tls-key go together"):
+        load_settings({"IAMD_TLS_CERT": "cert.pem"})
+    s = load_settings({"IAMD_TLS_KEY": "key.pem"}, {"server.tls_cert": Path("cert.pem")})
+    assert (s.server.tls_cert, s.server.tls_key) == (Path("cert.pem"), Path("key.pem"))
+
+
+def test_sections_made_in_code_are_checked_too() -> None:
+    with pytest.raises(SettingsError, match="IAMD_CONSOLE_SESSION_SECONDS must be between 60 and 43200"):
+        ConsoleSettings(session_seconds=43201)
+    with pytest.raises(SettingsError, match=r"IAMD_PORT \(--port\) must be between 0 and 65535"):
+        ServerSettings(port=-1)
+
+
+# --- flags ----------------------------------------------------------------------------------------------
+
+
+def test_flags_win_over_variables_and_none_means_not_given() -> None:
+    env = {"IAMD_PORT": "9000", "IAMD_HOST": "0.0.0.0", "IAMD_ACCESS_LOG": "1"}
+    s = load_settings(env, {"server.port": 9001, "server.host": None, "server.access_log": False})
+    assert (s.server.port, s.server.host, s.server.access_log) == (9001, "0.0.0.0", False)
+
+
+def test_an_unknown_override_is_an_error() -> None:
+    with pytest.raises(SettingsError, match=r"no setting called 'server\.colour'"):
+        load_settings({}, {"server.colour": "blue"})
+    assert "server.port" in BY_PATH
+
+
+# --- the older IAMD_QUOTAS ------------------------------------------------------------------------------
+
+
+def test_the_older_quota_variable_still_works_and_a_quota_variable_wins() -> None:
+    s = load_settings({"IAMD_QUOTAS": "users=100000, roles=5000"})
+    assert (s.quotas.users, s.quotas.roles, s.quotas.groups) == (100000, 5000, 300)
+    s = load_settings({"IAMD_QUOTAS": "users=100000,roles=5000", "IAMD_QUOTA_ROLES": "7"})
+    assert (s.quotas.users, s.quotas.roles) == (100000, 7)
+    assert s.quotas.limit("roles") == 7
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("user=10", "IAMD_QUOTAS: no quota called 'user'"),
+        ("users=ten", "IAMD_QUOTAS: 'users=ten' is not name=number"),
+        ("users", "IAMD_QUOTAS: 'users' is not name=number"),
+        ("policy_versions=0", "IAMD_QUOTAS must be at least 1, not 0"),
+    ],
+)
+def test_a_bad_older_quota_variable_is_refused(spec: str, message: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({"IAMD_QUOTAS": spec})
+    assert str(info.value).startswith(message)
+
+
+def test_a_quota_is_looked_up_by_name() -> None:
+    assert QuotaSettings(users=3).limit("users") == 3
+    with pytest.raises(KeyError):
+        QuotaSettings().limit("limit")
+
+
+# --- derived values -------------------------------------------------------------------------------------
+
+
+def test_the_database_url_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    store = load_settings({"IAMD_DATA_DIR": str(tmp_path)}).store
+    assert store.effective_database_url == f"sqlite:///{tmp_path.resolve() / 'iamd.db'}"
+    url = "postgresql+psycopg://db/iamd"
+    assert load_settings({"IAMD_DATABASE_URL": url}).store.effective_database_url == url
+    with pytest.raises(SettingsError, match="either --data-dir or --database-url is required"):
+        _ = Settings().store.effective_database_url

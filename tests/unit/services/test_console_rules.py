@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from iamd.core.config import Settings
+from iamd.core.config import ConsoleSettings, IdentitySettings, ServerSettings, Settings, ThrottleSettings
 from iamd.services.console import fido_devices, throttle
 from iamd.services.console.errors import ConsoleError, too_many
 
 
 def test_no_delay_within_the_free_allowance_then_doubling_to_the_ceiling() -> None:
-    rules = throttle.ThrottlePolicy(user_free=3, base_seconds=1.0, max_seconds=60.0)
+    rules = ThrottleSettings(user_free=3, base_seconds=1.0, max_seconds=60.0)
     assert [rules.delay(n, 3) for n in range(1, 4)] == [0.0, 0.0, 0.0]
     assert [rules.delay(n, 3) for n in range(4, 11)] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
     assert rules.delay(10_000, 3) == 60.0
@@ -38,11 +41,12 @@ def test_relying_party_defaults_to_the_request_host() -> None:
 
 
 def test_relying_party_from_configuration_wins() -> None:
-    settings = Settings(
+    console = ConsoleSettings(
         webauthn_rp_id="iam.example.com",
         webauthn_origins=("https://iam.example.com",),
         webauthn_user_verification="required",
     )
+    settings = Settings(console=console)
     rp = fido_devices.relying_party(settings, "10.0.0.5:8080", "http")
     assert rp.rp_id == "iam.example.com"
     assert rp.origins == ("https://iam.example.com",)
@@ -50,11 +54,11 @@ def test_relying_party_from_configuration_wins() -> None:
 
 
 def test_fido_is_not_offered_in_aws_cn() -> None:
-    assert fido_devices.offered(Settings(partition="aws"))
-    assert fido_devices.offered(Settings(partition="aws-us-gov"))
-    assert not fido_devices.offered(Settings(partition="aws-cn"))
+    assert fido_devices.offered(Settings(identity=IdentitySettings(partition="aws")))
+    assert fido_devices.offered(Settings(identity=IdentitySettings(partition="aws-us-gov")))
+    assert not fido_devices.offered(Settings(identity=IdentitySettings(partition="aws-cn")))
     with pytest.raises(ConsoleError) as info:
-        fido_devices.require_offered(Settings(partition="aws-cn"))
+        fido_devices.require_offered(Settings(identity=IdentitySettings(partition="aws-cn")))
     assert info.value.status == 403
 
 
@@ -77,21 +81,20 @@ def test_device_names_are_trimmed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "message"),
     [
-        ("webauthn_user_verification", "always"),
-        ("webauthn_attestation", "enterprise"),
-        ("console_session_seconds", 59),
-        ("console_session_seconds", 43201),
+        ("webauthn_user_verification", "always", "IAMD_WEBAUTHN_USER_VERIFICATION must be required, preferred or"),
+        ("webauthn_attestation", "enterprise", "IAMD_WEBAUTHN_ATTESTATION must be none or direct, not 'enterprise'"),
+        ("session_seconds", 59, "IAMD_CONSOLE_SESSION_SECONDS must be between 60 and 43200, not 59"),
+        ("session_seconds", 43201, "IAMD_CONSOLE_SESSION_SECONDS must be between 60 and 43200"),
     ],
 )
-def test_bad_console_settings_are_refused(field: str, value: object) -> None:
-    with pytest.raises(ValueError):
-        Settings(**{field: value})  # type: ignore[arg-type]
+def test_bad_console_settings_are_refused(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ConsoleSettings(**{field: value})  # type: ignore[arg-type]
 
 
-def test_tls_needs_both_files(tmp_path: object) -> None:
-    from pathlib import Path
-
-    with pytest.raises(ValueError):
-        Settings(tls_cert=Path("cert.pem"))
+def test_tls_needs_both_files() -> None:
+    with pytest.raises(ValueError, match="--tls-cert and --tls-key go together"):
+        ServerSettings(tls_cert=Path("cert.pem"))
+    assert ServerSettings(tls_cert=Path("cert.pem"), tls_key=Path("key.pem")).tls_key == Path("key.pem")

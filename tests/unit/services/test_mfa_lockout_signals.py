@@ -11,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from iamd.core import counters, totp
+from iamd.core.config import MfaSettings
 from iamd.services import mfa
 from iamd.store import tables as t
 from iamd.store.db import Database
 
 SEED = b"12345678901234567890"
 START = 1_800_000_000.0
-POLICY = mfa.MfaPolicy(window=1, resync_window=20, max_failures=3, lock_seconds=30, max_lock_seconds=100)
+POLICY = MfaSettings(window=1, resync_window=20, max_failures=3, lock_seconds=30, max_lock_seconds=100)
 SERIAL = "arn:aws:iam::123456789012:mfa/alice-phone"
 ALICE = mfa.Actor("123456789012", "arn:aws:iam::123456789012:user/alice", "203.0.113.7")
 

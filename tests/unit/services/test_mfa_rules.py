@@ -10,13 +10,14 @@ import sqlalchemy as sa
 
 from iamd.core import totp
 from iamd.core.clock import FixedClock
+from iamd.core.config import MfaSettings
 from iamd.services import mfa
 from iamd.store import tables as t
 from iamd.store.db import Database
 
 SEED = b"12345678901234567890"
 START = 1_800_000_000.0  # a step boundary (divisible by 30)
-POLICY = mfa.MfaPolicy(window=1, resync_window=20, max_failures=3, lock_seconds=30, max_lock_seconds=100)
+POLICY = MfaSettings(window=1, resync_window=20, max_failures=3, lock_seconds=30, max_lock_seconds=100)
 
 
 @pytest.fixture
@@ -133,22 +134,10 @@ def test_throttle_locks_with_growing_delay(db: Database, clock: FixedClock) -> N
 
 def test_lock_lengths_are_capped() -> None:
     assert [POLICY.lock_for(n) for n in (1, 2, 3, 4, 50)] == [30, 60, 100, 100, 100]
-    default = mfa.MfaPolicy()
+    default = MfaSettings()
     assert [default.lock_for(n) for n in (1, 2, 5, 6, 7)] == [30, 60, 480, 900, 900]
 
 
 def test_malformed_codes_are_wrong(db: Database, clock: FixedClock) -> None:
     assert check(db, clock, ["12345"]).outcome is mfa.Outcome.WRONG
     assert check(db, clock, ["abcdef"]).outcome is mfa.Outcome.WRONG
-
-
-def test_policy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IAMD_MFA_MAX_FAILURES", "7")
-    monkeypatch.setenv("IAMD_MFA_WINDOW", "2")
-    monkeypatch.setenv("IAMD_MFA_LOCK_SECONDS", "bad")
-    mfa.policy.cache_clear()
-    try:
-        p = mfa.policy()
-        assert (p.max_failures, p.window, p.lock_seconds) == (7, 2, 30)
-    finally:
-        mfa.policy.cache_clear()

@@ -7,6 +7,7 @@ import shlex
 
 import pytest
 
+from iamd.core.clock import FixedClock
 from iamd.web.access_log import AccessLog, AccessRecord
 
 
@@ -86,8 +87,9 @@ def test_client_controlled_values_cannot_forge_fields_or_lines() -> None:
 def test_writes_on_the_iamd_access_logger_only_when_enabled(caplog: pytest.LogCaptureFixture) -> None:
     record = api_record(service="sts", action="GetCallerIdentity", dispatched=True, status=200)
     with caplog.at_level(logging.INFO, logger="iamd.access"):
-        AccessLog(enabled=False).write(record)
+        AccessLog(enabled=False, clock=FixedClock(100.0)).write(record)
         assert caplog.records == []
-        AccessLog(enabled=True).write(record)
+        AccessLog(enabled=True, clock=FixedClock(100.25)).write(record)
     (written,) = caplog.records
     assert written.name == "iamd.access" and "action=sts:GetCallerIdentity" in written.getMessage()
+    assert "duration_ms=250.0" in written.getMessage()  # the log's clock, from the record's start (100.0)
