@@ -59,7 +59,7 @@ def _event(
 
 @pytest.fixture
 def db(store_settings: Settings) -> Iterator[Database]:
-    database = Database(store_settings.effective_database_url)
+    database = Database(store_settings.store.effective_database_url)
     database.migrate()
     yield database
     database.dispose()
@@ -110,7 +110,7 @@ def test_the_background_thread_flushes_and_close_drains(db: Database) -> None:
 
 def test_concurrent_writers_share_one_valid_chain(store_settings: Settings, db: Database) -> None:
     """Two nodes (own engines), each with a writer thread, append at once: one gapless chain."""
-    nodes = [Database(store_settings.effective_database_url) for _ in range(2)]
+    nodes = [Database(store_settings.store.effective_database_url) for _ in range(2)]
     try:
         logs = [AuditLog(node, max_batch=7) for node in nodes]
         barrier = threading.Barrier(4)
@@ -444,7 +444,7 @@ def test_activity_counts_calls_and_denials_per_bucket(db: Database, history: lis
 
 
 def test_the_migration_goes_down_and_up(store_settings: Settings) -> None:
-    db = Database(store_settings.effective_database_url)
+    db = Database(store_settings.store.effective_database_url)
     try:
         db.migrate()
         with db.engine.begin() as conn:

@@ -34,7 +34,7 @@ def _device(serial: str, name: str, path: str, kind: str) -> dict[str, object]:
 
 
 def test_0005_keeps_devices_and_security_keys(store_settings: Settings) -> None:
-    db = Database(store_settings.effective_database_url)
+    db = Database(store_settings.store.effective_database_url)
     try:
         with db.engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0004")

@@ -17,11 +17,15 @@ SOURCE = Path(iamd.__file__).resolve().parent
 ENVIRONMENT_READERS = {
     "cli/main.py": "hands os.environ to load_settings once; reads the variables --password-env names",
     "web/app.py": "uvicorn's app factory: the worker's settings from its environment",
+    "metrics.py": "prometheus-client's multiprocess mode is configured through PROMETHEUS_MULTIPROC_DIR",
 }
 CLOCK_READERS = {
     "core/clock.py": "the clock itself",
     "services/authz.py": "decide() still reads time.time() (its owner will route it through the clock)",
     "store/db.py": "bump_generation() stamps generation.changed_at, which nothing reads, without a clock",
+    "metrics.py": "perf_counter() measures database statement durations for a histogram, not a time of day",
+    "audit/store.py": "monotonic() paces the background flush thread, not a time of day",
+    "helper/session.py": "the client-side credential helper's default clock (injectable), outside the server",
 }
 TIME_FUNCTIONS = {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns"}
 DATETIME_FUNCTIONS = {"now", "utcnow", "today"}
