@@ -4,9 +4,10 @@ evaluation logic", "Session policies").
 1. Deny evaluation: an applicable Deny in any policy that applies to the request (SCPs, RCPs, the
    resource-based policy, identity-based policies, permissions boundaries, session policies) is an
    explicit deny.
-2. RCPs (resources outside the management account; not for service-linked roles): every level
-   must have an applicable Allow.  They apply to every other caller, service principals and
-   anonymous callers included.
+2. RCPs (resources outside the management account; not for service-linked roles; only actions of
+   the services that support RCPs, and never ``kms:RetireGrant``): every level must have an
+   applicable Allow.  They apply to every other caller, service principals and anonymous callers
+   included.
 3. SCPs (principals of member accounts, root included; not service-linked roles): every level
    must have an applicable Allow.
 4. Resource-based policy.  Same account: an Allow that names the caller itself (its own ARN, the
@@ -50,6 +51,78 @@ _DENY_ORDER = (
     PolicyType.PERMISSIONS_BOUNDARY,
     PolicyType.SESSION,
 )
+
+RCP_SERVICES = frozenset(
+    {
+        "aoss",
+        "appconfig",
+        "appstream",
+        "autoscaling",
+        "autoscaling-plans",
+        "budgets",
+        "clouddirectory",
+        "cloudfront",
+        "cloudsearch",
+        "cloudtrail-data",
+        "codeartifact",
+        "codebuild",
+        "codecommit",
+        "codepipeline",
+        "cognito-identity",
+        "cognito-idp",
+        "comprehend",
+        "comprehendmedical",
+        "compute-optimizer",
+        "cost-optimization-hub",
+        "dax",
+        "dsql",
+        "dynamodb",
+        "ecr",
+        "ecr-public",
+        "events",
+        "firehose",
+        "fis",
+        "fms",
+        "gamelift",
+        "health",
+        "inspector-scan",
+        "kendra",
+        "kinesisvideo",
+        "kms",
+        "logs",
+        "memorydb",
+        "networkmonitor",
+        "notifications",
+        "opensearch",
+        "pca-connector-ad",
+        "personalize",
+        "polly",
+        "pricing",
+        "resource-groups",
+        "rolesanywhere",
+        "s3",
+        "secretsmanager",
+        "servicediscovery",
+        "signin",
+        "sqs",
+        "sts",
+        "support",
+        "swf",
+        "textract",
+        "timestream-influxdb",
+        "transcribe",
+        "transfer",
+        "translate",
+        "wafv2",
+        "workspaces",
+        "xray",
+    }
+)
+"""Service prefixes whose actions RCPs apply to ("List of AWS services that support RCPs",
+Resource control policies, AWS Organizations User Guide): RCPs do not limit other services' actions."""
+
+RCP_EXEMPT_ACTIONS = frozenset({"kms:retiregrant"})
+"""Actions RCPs never limit ("RCPs do not impact the kms:RetireGrant permission", same page)."""
 
 _Found = tuple[list[MatchedStatement], list[MatchedStatement]]
 _IAM_IDENTITIES = frozenset(t for t in PrincipalType if t.is_iam_identity)
@@ -147,7 +220,11 @@ class _Evaluation:
         scp_applies = (t in _IAM_IDENTITIES or t is PrincipalType.ROOT) and not (
             p.in_management_account or p.service_linked_role
         )
-        rcp_applies = not (request.resource_in_management_account or p.service_linked_role)
+        rcp_applies = (
+            not (request.resource_in_management_account or p.service_linked_role)
+            and service in RCP_SERVICES
+            and request.action.lower() not in RCP_EXEMPT_ACTIONS
+        )
         scp_missing = rcp_missing = None
         if scp_applies:
             scp_missing = self.levels(request.service_control_policies, PolicyType.SERVICE_CONTROL, denies)
