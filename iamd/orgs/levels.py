@@ -30,6 +30,8 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
+from types import MappingProxyType
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -51,7 +53,7 @@ _UNREADABLE = json.dumps(
 """Stands in for a stored policy that no longer compiles: a guardrail that cannot be read denies."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OrgStanding:
     account_id: str
     organization_id: str
@@ -65,19 +67,33 @@ class OrgStanding:
     def is_management(self) -> bool:
         return self.account_id == self.management_account_id
 
-    def principal_context(self) -> dict[str, str | list[str]]:
-        return {
-            "aws:PrincipalOrgID": self.organization_id,
-            "aws:PrincipalOrgPaths": [self.path],
-            "aws:PrincipalAccount": self.account_id,
-        }
+    @cached_property
+    def principal_keys(self) -> Mapping[str, str | Sequence[str]]:
+        """``aws:PrincipalOrgID``, ``aws:PrincipalOrgPaths``, ``aws:PrincipalAccount`` (read-only)."""
+        return MappingProxyType(
+            {
+                "aws:PrincipalOrgID": self.organization_id,
+                "aws:PrincipalOrgPaths": (self.path,),
+                "aws:PrincipalAccount": self.account_id,
+            }
+        )
 
-    def resource_context(self) -> dict[str, str | list[str]]:
-        return {
-            "aws:ResourceOrgID": self.organization_id,
-            "aws:ResourceOrgPaths": [self.path],
-            "aws:ResourceAccount": self.account_id,
-        }
+    @cached_property
+    def resource_keys(self) -> Mapping[str, str | Sequence[str]]:
+        """``aws:ResourceOrgID``, ``aws:ResourceOrgPaths``, ``aws:ResourceAccount`` (read-only)."""
+        return MappingProxyType(
+            {
+                "aws:ResourceOrgID": self.organization_id,
+                "aws:ResourceOrgPaths": (self.path,),
+                "aws:ResourceAccount": self.account_id,
+            }
+        )
+
+    @cached_property
+    def own_inputs(self) -> OrgInputs:
+        """What a request by a principal of this account on a resource of this account gets (the
+        common case, built once per cached standing)."""
+        return _inputs(self, self)
 
 
 def _compile(policy_id: str, content: str, kind: PolicyKind) -> CompiledPolicy:
@@ -187,11 +203,17 @@ def organization_inputs(principal: OrgStanding | None, resource: OrgStanding | N
     organization (service principals, anonymous callers, accounts outside any organization)."""
     if principal is None and resource is None:
         return NO_ORGANIZATION
+    if principal is resource and principal is not None:
+        return principal.own_inputs
+    return _inputs(principal, resource)
+
+
+def _inputs(principal: OrgStanding | None, resource: OrgStanding | None) -> OrgInputs:
     context: dict[str, str | Sequence[str]] = {}
     if principal is not None:
-        context.update(principal.principal_context())
+        context.update(principal.principal_keys)
     if resource is not None:
-        context.update(resource.resource_context())
+        context.update(resource.resource_keys)
     return OrgInputs(
         context,
         principal.scp_levels if principal is not None else (),
@@ -203,7 +225,9 @@ def organization_inputs(principal: OrgStanding | None, resource: OrgStanding | N
 
 def with_organization(request: EvaluationRequest, inputs: OrgInputs) -> EvaluationRequest:
     """``request`` with the organization's levels, exemptions and condition keys (the keys set by
-    iamd win over any of the same name in the request)."""
+    iamd win over any of the same name in the request).  The authorizer, which builds a request
+    per call anyway, passes these fields when it builds it instead (``dataclasses.replace`` costs
+    about as much as building the request again)."""
     if inputs is NO_ORGANIZATION:
         return request
     principal = request.principal

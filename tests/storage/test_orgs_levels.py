@@ -64,12 +64,12 @@ def test_levels_run_from_the_root_through_each_ou_to_the_account(runtime: Runtim
     ]
     assert all(p.kind is PolicyKind.SCP for level in standing.scp_levels for p in level)
     assert standing.rcp_levels == ()  # RCPs are not enabled
-    assert standing.principal_context() == {
+    assert dict(standing.principal_keys) == {
         "aws:PrincipalOrgID": org.id,
-        "aws:PrincipalOrgPaths": [web.path],
+        "aws:PrincipalOrgPaths": (web.path,),
         "aws:PrincipalAccount": MEMBER,
     }
-    assert standing.resource_context()["aws:ResourceOrgPaths"] == [web.path]
+    assert standing.resource_keys["aws:ResourceOrgPaths"] == (web.path,)
     management = _standing(runtime, MGMT)
     assert management is not None and management.is_management and management.path == f"{org.id}/{org.root_id}/"
 
@@ -80,7 +80,7 @@ def test_no_levels_while_the_types_are_disabled(runtime: Runtime) -> None:
     run(runtime, MGMT, policies.disable_policy_type, org.root_id, "SERVICE_CONTROL_POLICY")
     standing = _standing(runtime, MEMBER)
     assert standing is not None and standing.scp_levels == () and standing.rcp_levels == ()
-    assert standing.principal_context()["aws:PrincipalOrgID"] == org.id  # still in the organization
+    assert standing.principal_keys["aws:PrincipalOrgID"] == org.id  # still in the organization
 
 
 def _decide(

@@ -60,10 +60,10 @@ def test_scps_come_from_the_principal_and_rcps_from_the_resource_owner() -> None
     assert inputs.resource_control_policies == owner.rcp_levels
     assert inputs.context == {
         "aws:PrincipalOrgID": ORG,
-        "aws:PrincipalOrgPaths": [principal.path],
+        "aws:PrincipalOrgPaths": (principal.path,),
         "aws:PrincipalAccount": MEMBER,
         "aws:ResourceOrgID": ORG,
-        "aws:ResourceOrgPaths": [owner.path],
+        "aws:ResourceOrgPaths": (owner.path,),
         "aws:ResourceAccount": OTHER,
     }
     decision = authorize(with_organization(_request(MEMBER), inputs))
@@ -94,3 +94,11 @@ def test_an_outside_resource_brings_no_rcps() -> None:
     inputs = organization_inputs(principal, None)
     assert inputs.resource_control_policies == () and not inputs.resource_in_management_account
     assert authorize(with_organization(_request(MEMBER), inputs)).effect is Effect.ALLOW
+
+
+def test_same_account_inputs_are_built_once_per_standing() -> None:
+    member = _standing(MEMBER, scp=((FULL,),))
+    assert organization_inputs(member, member) is organization_inputs(member, member)
+    other = _standing(OTHER)
+    assert organization_inputs(member, other) is not organization_inputs(member, other)
+    assert organization_inputs(member, other) == organization_inputs(member, other)
