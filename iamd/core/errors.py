@@ -385,3 +385,228 @@ class IDPRejectedClaim(AwsError):
     code = "IDPRejectedClaim"
     status = 403
     sender_fault = True
+
+
+# --- AWS Organizations (codes from botocore's organizations model; messages from its documentation) ---
+
+
+class _OrganizationsError(AwsError):
+    status = 400
+    sender_fault = True
+
+
+class _OrganizationsErrorWithReason(AwsErrorWithFields):
+    """Organizations errors whose body carries a ``Reason`` (``ConstraintViolationException``...)."""
+
+    status = 400
+    sender_fault = True
+
+    def __init__(self, message: str | None = None, *, reason: str) -> None:
+        super().__init__(message, Reason=reason)
+
+    @property
+    def reason(self) -> str:
+        return str(self.fields["Reason"])
+
+
+class AWSOrganizationsNotInUseException(_OrganizationsError):
+    code = "AWSOrganizationsNotInUseException"
+    default_message = "Your account is not a member of an organization."
+
+
+class AccessDeniedException(_OrganizationsError):
+    """Organizations (and other JSON services): the caller may not do this (a member account calling an
+    operation only the management account may call, for one)."""
+
+    code = "AccessDeniedException"
+    default_message = "You don't have permissions to access this resource."
+
+
+class AccountAlreadyRegisteredException(_OrganizationsError):
+    code = "AccountAlreadyRegisteredException"
+    default_message = "The specified account is already a delegated administrator for this AWS service."
+
+
+class AccountNotFoundException(_OrganizationsError):
+    code = "AccountNotFoundException"
+    default_message = "You specified an account that doesn't exist."
+
+
+class AccountNotRegisteredException(_OrganizationsError):
+    code = "AccountNotRegisteredException"
+    default_message = "The specified account is not a delegated administrator for this AWS service."
+
+
+class AlreadyInOrganizationException(_OrganizationsError):
+    code = "AlreadyInOrganizationException"
+    default_message = "This account is already a member of an organization."
+
+
+class ChildNotFoundException(_OrganizationsError):
+    code = "ChildNotFoundException"
+    default_message = "We can't find an organizational unit (OU) or AWS account with the ChildId that you specified."
+
+
+class ConcurrentModificationException(_OrganizationsError):
+    code = "ConcurrentModificationException"
+    default_message = "The target of the operation is currently being modified by a different request. Try again later."
+
+
+class ConstraintViolationException(_OrganizationsErrorWithReason):
+    """A minimum or maximum limit would be broken; ``Reason`` names which
+    (``MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED``...)."""
+
+    code = "ConstraintViolationException"
+
+
+class CreateAccountStatusNotFoundException(_OrganizationsError):
+    code = "CreateAccountStatusNotFoundException"
+    default_message = "We can't find a create account request with the CreateAccountRequestId that you specified."
+
+
+class DestinationParentNotFoundException(_OrganizationsError):
+    code = "DestinationParentNotFoundException"
+    default_message = "We can't find the destination container (a root or OU) with the ParentId that you specified."
+
+
+class DuplicateAccountException(_OrganizationsError):
+    code = "DuplicateAccountException"
+    default_message = "That account is already present in the specified destination."
+
+
+class DuplicateHandshakeException(_OrganizationsError):
+    code = "DuplicateHandshakeException"
+    default_message = "A handshake with the same action and target already exists."
+
+
+class DuplicateOrganizationalUnitException(_OrganizationsError):
+    code = "DuplicateOrganizationalUnitException"
+    default_message = "An OU with the same name already exists."
+
+
+class DuplicatePolicyAttachmentException(_OrganizationsError):
+    code = "DuplicatePolicyAttachmentException"
+    default_message = "The selected policy is already attached to the specified target."
+
+
+class DuplicatePolicyException(_OrganizationsError):
+    code = "DuplicatePolicyException"
+    default_message = "A policy with the same name already exists."
+
+
+class HandshakeAlreadyInStateException(_OrganizationsError):
+    code = "HandshakeAlreadyInStateException"
+    default_message = "The specified handshake is already in the requested state."
+
+
+class HandshakeConstraintViolationException(_OrganizationsErrorWithReason):
+    code = "HandshakeConstraintViolationException"
+
+
+class HandshakeNotFoundException(_OrganizationsError):
+    code = "HandshakeNotFoundException"
+    default_message = "We can't find a handshake with the HandshakeId that you specified."
+
+
+class InvalidHandshakeTransitionException(_OrganizationsError):
+    code = "InvalidHandshakeTransitionException"
+    default_message = "You can't perform the operation on the handshake in its current state."
+
+
+class MalformedPolicyDocumentException(_OrganizationsError):
+    code = "MalformedPolicyDocumentException"
+    default_message = "The provided policy document doesn't meet the requirements of the specified policy type."
+
+
+class MasterCannotLeaveOrganizationException(_OrganizationsError):
+    code = "MasterCannotLeaveOrganizationException"
+    default_message = (
+        "You can't remove a management account from an organization. If you want the management account to "
+        "become a member account in another organization, you must first delete the current organization of "
+        "the management account."
+    )
+
+
+class OrganizationNotEmptyException(_OrganizationsError):
+    code = "OrganizationNotEmptyException"
+    default_message = (
+        "The organization isn't empty. To delete an organization, you must first remove all accounts except "
+        "the management account."
+    )
+
+
+class OrganizationalUnitNotEmptyException(_OrganizationsError):
+    code = "OrganizationalUnitNotEmptyException"
+    default_message = (
+        "The specified OU is not empty. Move all accounts to another root or to other OUs, remove all child "
+        "OUs, and try the operation again."
+    )
+
+
+class OrganizationalUnitNotFoundException(_OrganizationsError):
+    code = "OrganizationalUnitNotFoundException"
+    default_message = "We can't find an OU with the OrganizationalUnitId that you specified."
+
+
+class ParentNotFoundException(_OrganizationsError):
+    code = "ParentNotFoundException"
+    default_message = "We can't find a root or OU with the ParentId that you specified."
+
+
+class PolicyInUseException(_OrganizationsError):
+    code = "PolicyInUseException"
+    default_message = (
+        "The policy is attached to one or more entities. You must detach it from all roots, OUs, and accounts "
+        "before performing this operation."
+    )
+
+
+class PolicyNotAttachedException(_OrganizationsError):
+    code = "PolicyNotAttachedException"
+    default_message = "The policy isn't attached to the specified target in the specified root."
+
+
+class PolicyNotFoundException(_OrganizationsError):
+    code = "PolicyNotFoundException"
+    default_message = "We can't find a policy with the PolicyId that you specified."
+
+
+class PolicyTypeAlreadyEnabledException(_OrganizationsError):
+    code = "PolicyTypeAlreadyEnabledException"
+    default_message = "The specified policy type is already enabled in the specified root."
+
+
+class PolicyTypeNotAvailableForOrganizationException(_OrganizationsError):
+    code = "PolicyTypeNotAvailableForOrganizationException"
+    default_message = (
+        "You can't use the specified policy type with the feature set currently enabled for this organization."
+    )
+
+
+class PolicyTypeNotEnabledException(_OrganizationsError):
+    code = "PolicyTypeNotEnabledException"
+    default_message = (
+        "The specified policy type isn't currently enabled in this root. You can't attach policies of the "
+        "specified type to entities in a root until you enable that type in the root."
+    )
+
+
+class RootNotFoundException(_OrganizationsError):
+    code = "RootNotFoundException"
+    default_message = "We can't find a root with the RootId that you specified."
+
+
+class ServiceException(AwsError):
+    code = "ServiceException"
+    status = 500
+    default_message = "Organizations can't complete your request because of an internal service error. Try again later."
+
+
+class SourceParentNotFoundException(_OrganizationsError):
+    code = "SourceParentNotFoundException"
+    default_message = "We can't find a source root or OU with the ParentId that you specified."
+
+
+class TargetNotFoundException(_OrganizationsError):
+    code = "TargetNotFoundException"
+    default_message = "We can't find a root, OU, account, or policy with the TargetId that you specified."

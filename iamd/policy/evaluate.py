@@ -4,9 +4,10 @@ evaluation logic", "Session policies").
 1. Deny evaluation: an applicable Deny in any policy that applies to the request (SCPs, RCPs, the
    resource-based policy, identity-based policies, permissions boundaries, session policies) is an
    explicit deny.
-2. RCPs (resources outside the management account; not for service-linked roles): every level
-   must have an applicable Allow.  They apply to every other caller, service principals and
-   anonymous callers included.
+2. RCPs (resources outside the management account; not for service-linked roles; only actions of
+   the services that support RCPs, and never ``kms:RetireGrant``): every level must have an
+   applicable Allow.  They apply to every other caller, service principals and anonymous callers
+   included.
 3. SCPs (principals of member accounts, root included; not service-linked roles): every level
    must have an applicable Allow.
 4. Resource-based policy.  Same account: an Allow that names the caller itself (its own ARN, the
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from iamd.policy.compile import CompiledPolicy
+from iamd.policy.compile import CompiledPolicy, CompiledStatement, PolicyBody
 from iamd.policy.context import EvalContext
 from iamd.policy.model import (
     Decision,
@@ -51,9 +52,129 @@ _DENY_ORDER = (
     PolicyType.SESSION,
 )
 
+RCP_SERVICES = frozenset(
+    {
+        "aoss",
+        "appconfig",
+        "appstream",
+        "autoscaling",
+        "autoscaling-plans",
+        "budgets",
+        "clouddirectory",
+        "cloudfront",
+        "cloudsearch",
+        "cloudtrail-data",
+        "codeartifact",
+        "codebuild",
+        "codecommit",
+        "codepipeline",
+        "cognito-identity",
+        "cognito-idp",
+        "comprehend",
+        "comprehendmedical",
+        "compute-optimizer",
+        "cost-optimization-hub",
+        "dax",
+        "dsql",
+        "dynamodb",
+        "ecr",
+        "ecr-public",
+        "events",
+        "firehose",
+        "fis",
+        "fms",
+        "gamelift",
+        "health",
+        "inspector-scan",
+        "kendra",
+        "kinesisvideo",
+        "kms",
+        "logs",
+        "memorydb",
+        "networkmonitor",
+        "notifications",
+        "opensearch",
+        "pca-connector-ad",
+        "personalize",
+        "polly",
+        "pricing",
+        "resource-groups",
+        "rolesanywhere",
+        "s3",
+        "secretsmanager",
+        "servicediscovery",
+        "signin",
+        "sqs",
+        "sts",
+        "support",
+        "swf",
+        "textract",
+        "timestream-influxdb",
+        "transcribe",
+        "transfer",
+        "translate",
+        "wafv2",
+        "workspaces",
+        "xray",
+    }
+)
+"""Service prefixes whose actions RCPs apply to ("List of AWS services that support RCPs",
+Resource control policies, AWS Organizations User Guide): RCPs do not limit other services' actions."""
+
+RCP_EXEMPT_ACTIONS = frozenset({"kms:retiregrant"})
+"""Actions RCPs never limit ("RCPs do not impact the kms:RetireGrant permission", same page)."""
+
 _Found = tuple[list[MatchedStatement], list[MatchedStatement]]
 _IAM_IDENTITIES = frozenset(t for t in PrincipalType if t.is_iam_identity)
 _SESSIONS = frozenset(t for t in PrincipalType if t.is_session)
+
+
+_Matched = dict[tuple[CompiledStatement, str, int | None], MatchedStatement]
+_MATCHED: dict[PolicyType, _Matched] = {ptype: {} for ptype in PolicyType}
+"""``MatchedStatement`` records by policy type, then (statement, policy id, level): built once and
+shared (they are immutable).  Organization levels repeat the same statements (``FullAWSAccess`` at
+every level) in every decision, and building a frozen record costs more than checking a statement.
+Bounded: a table that grows past ``_MATCHED_LIMIT`` starts over."""
+_MATCHED_LIMIT = 65_536
+
+
+def _matched(
+    cache: _Matched, st: CompiledStatement, policy_id: str, ptype: PolicyType, level: int | None
+) -> MatchedStatement:
+    key = (st, policy_id, level)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _MATCHED_LIMIT:
+            cache.clear()
+        found = cache[key] = MatchedStatement(ptype, policy_id, st.index, st.sid, st.effect, level, st.line)
+    return found
+
+
+_ALLOWS_EVERYTHING: dict[PolicyBody, CompiledStatement | None] = {}
+
+
+def _allows_everything(body: PolicyBody) -> CompiledStatement | None:
+    """The statement of a policy that is one unconditional ``Allow`` of every action on every
+    resource (``FullAWSAccess``, ``RCPFullAWSAccess``), else None; remembered per compiled body."""
+    try:
+        return _ALLOWS_EVERYTHING[body]
+    except KeyError:
+        pass
+    only = body.statements[0] if len(body.statements) == 1 else None
+    trivial = (
+        only is not None
+        and only.allow
+        and only.actions.any
+        and not only.not_action
+        and only.resources is not None
+        and only.resources.any
+        and not only.not_resource
+        and not only.conditions
+    )
+    if len(_ALLOWS_EVERYTHING) >= _MATCHED_LIMIT:
+        _ALLOWS_EVERYTHING.clear()
+    _ALLOWS_EVERYTHING[body] = only if trivial else None
+    return _ALLOWS_EVERYTHING[body]
 
 
 def _scan(
@@ -66,11 +187,11 @@ def _scan(
     """(applicable Allow statements, applicable Deny statements) of a non-resource policy list."""
     allows: list[MatchedStatement] = []
     denies: list[MatchedStatement] = []
+    cache = _MATCHED[ptype]
     for policy in policies:
         for st in policy.body.candidates(service):
             if st.applies(ctx):
-                found = MatchedStatement(ptype, policy.policy_id, st.index, st.sid, st.effect, level, st.line)
-                (allows if st.allow else denies).append(found)
+                (allows if st.allow else denies).append(_matched(cache, st, policy.policy_id, ptype, level))
     return allows, denies
 
 
@@ -128,12 +249,25 @@ class _Evaluation:
     ) -> int | None:
         """Scan organization policy levels; return the first level without an Allow (or None)."""
         missing: int | None = None
+        ctx, service, supporting = self.ctx, self.service, self.supporting
+        cache = _MATCHED[ptype]
         for index, level in enumerate(levels):
-            allows, found = _scan(level, ptype, self.ctx, self.service, index)
-            denies.extend(found)
-            if allows:
-                self.supporting.extend(allows)
-            elif missing is None:
+            allowed = False
+            for policy in level:
+                everything = _allows_everything(policy.body)
+                if everything is not None:  # FullAWSAccess: nothing to check
+                    supporting.append(_matched(cache, everything, policy.policy_id, ptype, index))
+                    allowed = True
+                    continue
+                for st in policy.body.candidates(service):
+                    if st.applies(ctx):
+                        found = _matched(cache, st, policy.policy_id, ptype, index)
+                        if st.allow:
+                            supporting.append(found)
+                            allowed = True
+                        else:
+                            denies.append(found)
+            if not allowed and missing is None:
                 missing = index
         return missing
 
@@ -147,7 +281,11 @@ class _Evaluation:
         scp_applies = (t in _IAM_IDENTITIES or t is PrincipalType.ROOT) and not (
             p.in_management_account or p.service_linked_role
         )
-        rcp_applies = not (request.resource_in_management_account or p.service_linked_role)
+        rcp_applies = (
+            not (request.resource_in_management_account or p.service_linked_role)
+            and service in RCP_SERVICES
+            and request.action.lower() not in RCP_EXEMPT_ACTIONS
+        )
         scp_missing = rcp_missing = None
         if scp_applies:
             scp_missing = self.levels(request.service_control_policies, PolicyType.SERVICE_CONTROL, denies)

@@ -453,3 +453,188 @@ audit_event_resources = sa.Table(
     sa.Index("ix_audit_event_resources_arn", "resource_arn"),
     sa.Index("ix_audit_event_resources_type", "resource_type"),
 )
+
+
+# --- AWS Organizations (iamd.orgs) ------------------------------------------------------------------
+# An organization, its one root, its OU tree, its member accounts, invitations (handshakes), create-
+# account requests, policies and where they are attached, the policy types enabled in the root, tags.
+# Ids are AWS's: o-…, r-…, ou-…-…, p-…, h-…, car-…; a "node" is a root, an OU or a 12-digit account id
+# (Organizations' ParentId / PolicyTargetId).  Deleting an organization (or its management account)
+# deletes everything in it; the member accounts themselves stay, outside any organization.
+
+ORG_ID = sa.String(34)
+ORG_ROOT_ID = sa.String(34)
+ORG_UNIT_ID = sa.String(68)
+ORG_NODE = sa.String(100)
+ORG_POLICY_ID = sa.String(130)
+ORG_POLICY_TYPE = sa.String(48)
+
+
+def _in_organization(nullable: bool = False) -> sa.Column[str]:
+    return sa.Column(
+        "organization_id", ORG_ID, sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=nullable
+    )
+
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", ORG_ID, primary_key=True),
+    sa.Column(
+        "management_account_id",
+        ACCOUNT,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("feature_set", sa.String(24), nullable=False),  # ALL | CONSOLIDATED_BILLING
+    sa.Column("created_at", TIME, nullable=False),
+)
+
+org_roots = sa.Table(
+    "org_roots",
+    metadata,
+    sa.Column("id", ORG_ROOT_ID, primary_key=True),
+    sa.Column(
+        "organization_id", ORG_ID, sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, unique=True
+    ),
+    sa.Column("name", sa.String(128), nullable=False),
+)
+
+# OUs never move (Organizations has no operation for it), so each keeps its path from the organization
+# down to itself ("o-…/r-…/ou-…/ou-…/") and its depth (1: a child of the root).
+org_units = sa.Table(
+    "org_units",
+    metadata,
+    sa.Column("id", ORG_UNIT_ID, primary_key=True),
+    _in_organization(),
+    sa.Column("parent_id", ORG_NODE, nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("depth", sa.Integer, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.UniqueConstraint("parent_id", "name", name="uq_org_units_parent_name"),
+    sa.Index("ix_org_units_organization", "organization_id"),
+)
+
+# Membership: an account belongs to at most one organization.  joined_method: INVITED | CREATED (the
+# management account: INVITED, as AWS reports it).  state: ACTIVE | SUSPENDED | PENDING_CLOSURE | CLOSED.
+org_accounts = sa.Table(
+    "org_accounts",
+    metadata,
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    _in_organization(),
+    sa.Column("parent_id", ORG_NODE, nullable=False),
+    sa.Column("email", sa.String(256), nullable=True),
+    sa.Column("joined_method", sa.String(8), nullable=False),
+    sa.Column("joined_at", TIME, nullable=False),
+    sa.Column("state", sa.String(24), nullable=False),
+    sa.Index("ix_org_accounts_organization", "organization_id"),
+    sa.Index("ix_org_accounts_parent", "parent_id"),
+)
+
+# Invitations (action INVITE).  target_type: ACCOUNT | EMAIL; target_key is the target lower-cased;
+# target_account_id the invited account when iamd knows it.  tags: JSON, put on the account when it joins.
+org_handshakes = sa.Table(
+    "org_handshakes",
+    metadata,
+    sa.Column("id", sa.String(34), primary_key=True),
+    _in_organization(),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("target_type", sa.String(16), nullable=False),
+    sa.Column("target_id", sa.String(256), nullable=False),
+    sa.Column("target_key", sa.String(256), nullable=False),
+    sa.Column("target_account_id", ACCOUNT, nullable=True),
+    sa.Column("notes", sa.String(1024), nullable=True),
+    sa.Column("tags", sa.Text, nullable=True),
+    sa.Column("requested_at", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Index("ix_org_handshakes_organization", "organization_id", "requested_at"),
+    sa.Index("ix_org_handshakes_target", "target_key"),
+)
+
+# CreateAccount requests: IN_PROGRESS, then SUCCEEDED (account_id) or FAILED (failure_reason).
+org_create_account_requests = sa.Table(
+    "org_create_account_requests",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    _in_organization(),
+    sa.Column("account_name", sa.String(50), nullable=False),
+    sa.Column("email", sa.String(64), nullable=False),
+    sa.Column("role_name", sa.String(64), nullable=False),
+    sa.Column("iam_user_access_to_billing", sa.String(8), nullable=False),
+    sa.Column("tags", sa.Text, nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("failure_reason", sa.String(64), nullable=True),
+    sa.Column("account_id", ACCOUNT, nullable=True),
+    sa.Column("requested_at", TIME, nullable=False),
+    sa.Column("completed_at", TIME, nullable=True),
+    sa.Index("ix_org_create_account_requests_organization", "organization_id", "state"),
+)
+
+# Customer policies.  AWS managed ones (p-FullAWSAccess, p-RCPFullAWSAccess) are constants of iamd.orgs,
+# so attachments name policy ids without a foreign key.
+org_policies = sa.Table(
+    "org_policies",
+    metadata,
+    sa.Column("id", ORG_POLICY_ID, primary_key=True),
+    _in_organization(),
+    sa.Column("type", ORG_POLICY_TYPE, nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("description", sa.String(512), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.UniqueConstraint("organization_id", "type", "name", name="uq_org_policies_organization_type_name"),
+)
+
+org_policy_attachments = sa.Table(
+    "org_policy_attachments",
+    metadata,
+    sa.Column("policy_id", ORG_POLICY_ID, primary_key=True),
+    sa.Column("target_id", ORG_NODE, primary_key=True),
+    _in_organization(),
+    sa.Column("policy_type", ORG_POLICY_TYPE, nullable=False),
+    sa.Index("ix_org_policy_attachments_target", "target_id", "policy_type"),
+    sa.Index("ix_org_policy_attachments_organization", "organization_id"),
+)
+
+org_policy_types = sa.Table(
+    "org_policy_types",
+    metadata,
+    sa.Column("root_id", ORG_ROOT_ID, sa.ForeignKey("org_roots.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("policy_type", ORG_POLICY_TYPE, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+)
+
+# Trusted access for AWS services (EnableAWSServiceAccess) and their delegated administrators.
+org_service_access = sa.Table(
+    "org_service_access",
+    metadata,
+    sa.Column("organization_id", ORG_ID, sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("service_principal", sa.String(128), primary_key=True),
+    sa.Column("enabled_at", TIME, nullable=False),
+)
+
+org_delegated_admins = sa.Table(
+    "org_delegated_admins",
+    metadata,
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("service_principal", sa.String(128), primary_key=True),
+    _in_organization(),
+    sa.Column("enabled_at", TIME, nullable=False),
+    sa.Index("ix_org_delegated_admins_organization", "organization_id"),
+)
+
+# Tags on roots, OUs, member accounts and customer policies (keys are case-sensitive in Organizations).
+org_tags = sa.Table(
+    "org_tags",
+    metadata,
+    sa.Column("resource_id", ORG_POLICY_ID, primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    _in_organization(),
+    sa.Column("value", sa.String(256), nullable=False),
+    sa.Index("ix_org_tags_organization", "organization_id"),
+)
