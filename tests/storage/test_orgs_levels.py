@@ -210,7 +210,7 @@ def test_the_cache_reads_once_per_generation(runtime: Runtime, store_settings: S
     deny = _scp(runtime, "NoS3", {"Effect": "Deny", "Action": "s3:*", "Resource": "*"})
     run(runtime, MGMT, policies.attach_policy, deny, MEMBER)  # a write, as by another node
     assert cache.standing(MEMBER) is first  # within the bound the cached standing may still answer
-    clock.advance(store_settings.cache_refresh_seconds)
+    clock.advance(store_settings.store.cache_refresh_seconds)
     runtime.watcher.refresh_if_due()
     fresh = cache.standing(MEMBER)
     assert fresh is not None and deny in [p.policy_id for p in fresh.scp_levels[-1]]
