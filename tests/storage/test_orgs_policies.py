@@ -83,7 +83,7 @@ def test_create_describe_update_delete(runtime: Runtime) -> None:
     assert (updated.name, updated.description, updated.content) == ("NoS3Ever", "NoS3.", ALLOW_EC2)
     assert run(runtime, MGMT, policies.update_policy, policy.id) == updated  # nothing given: unchanged
     listed = read(runtime, MGMT, policies.list_policies, SCP).items
-    assert sorted(p.id for p in listed) == sorted(["p-FullAWSAccess", policy.id])  # ordered by id: random ids may sort first
+    assert sorted(p.id for p in listed) == sorted(["p-FullAWSAccess", policy.id])  # by id: random ids may sort first
     run(runtime, MGMT, policies.delete_policy, policy.id)
     with pytest.raises(PolicyNotFoundException):
         read(runtime, MGMT, policies.describe_policy, policy.id)
