@@ -260,6 +260,9 @@ class ConsoleHandler:
             ("POST", "/webauthn/register/verify"): self.register_verify,
             ("POST", "/signout"): self.signout,
         }
+        from iamd.web.console.admin import AdminPages  # it builds on Page, defined here
+
+        self.routes.update(AdminPages(self).routes())
 
     def parse_input(self, service: str, action: str, params: Mapping[str, str]) -> dict[str, Any]:
         """The API's input validation (botocore's model) for what a console form asks for."""

@@ -141,3 +141,89 @@
     }
   });
 })();
+
+// Administration pages: copy buttons, and the policy editor (line numbers, validation as you
+// type through iamd's validator, the lines the simulator says decided).
+(function () {
+  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("button[data-copy]").forEach((button) => {
+      button.addEventListener("click", () => {
+        const source = document.getElementById(button.dataset.copy);
+        if (!source || !navigator.clipboard) return;
+        navigator.clipboard.writeText(source.textContent.trim()).then(() => {
+          button.textContent = "Copied";
+        });
+      });
+    });
+
+    const box = document.querySelector(".editor");
+    if (!box) return;
+    const text = box.querySelector("textarea");
+    const gutter = box.querySelector(".gutter");
+    const status = document.getElementById("validation");
+    const hits = new Set((box.dataset.hits || "").split(",").filter(Boolean).map(Number));
+    let bad = 0;
+
+    function numbers() {
+      const count = text.value.split("\n").length;
+      const parts = [];
+      for (let i = 1; i <= count; i++) {
+        const cls = i === bad ? "bad" : hits.has(i) ? "hit" : "";
+        parts.push('<span class="' + cls + '">' + i + "</span>");
+      }
+      gutter.innerHTML = parts.join("");
+      gutter.scrollTop = text.scrollTop;
+    }
+
+    let timer = null;
+    let sequence = 0;
+    function validate() {
+      const mine = ++sequence;
+      fetch("/console/policy/validate", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+        body: JSON.stringify({ document: text.value, kind: box.dataset.kind }),
+      })
+        .then((r) => r.json())
+        .then((result) => {
+          if (mine !== sequence) return;
+          if (result.ok) {
+            bad = 0;
+            status.className = "allow";
+            status.textContent = "The policy is valid.";
+          } else if (result.message) {
+            bad = result.line || 0;
+            status.className = "deny";
+            const where = result.line ? "Line " + result.line + ", column " + result.column + ": " : "";
+            status.textContent = where + result.message;
+          }
+          numbers();
+        })
+        .catch(() => {});
+    }
+
+    text.addEventListener("input", () => {
+      hits.clear();
+      numbers();
+      clearTimeout(timer);
+      timer = setTimeout(validate, 300);
+    });
+    text.addEventListener("scroll", () => { gutter.scrollTop = text.scrollTop; });
+    text.addEventListener("keydown", (event) => {
+      // Tab indents; Escape then Tab leaves the editor (keyboard users are never trapped)
+      if (event.key === "Escape") { text.dataset.escaped = "1"; return; }
+      if (event.key === "Tab" && !event.shiftKey && text.dataset.escaped !== "1") {
+        event.preventDefault();
+        const start = text.selectionStart;
+        text.setRangeText("  ", start, text.selectionEnd, "end");
+        text.dispatchEvent(new Event("input"));
+      }
+      if (event.key !== "Tab") delete text.dataset.escaped;
+    });
+    text.addEventListener("blur", () => { delete text.dataset.escaped; });
+    numbers();
+    validate();
+  });
+})();
