@@ -85,10 +85,11 @@ def principals(caller: Caller) -> Principals:
 
     def attached(detail: Mapping[str, Any], label: str) -> list[tuple[str, str]]:
         out = [(f"{label} inline {p['PolicyName']}", str(p["PolicyDocument"])) for p in _inline(detail)]
+        via = f"{label}: " if label.startswith("group") else ""
         for a in detail.get("AttachedManagedPolicies", []):
             arn = str(a["PolicyArn"])
             if arn in managed:
-                out.append((arn, managed[arn]))
+                out.append((via + arn, managed[arn]))
         return out
 
     groups = [
@@ -347,9 +348,10 @@ def assume_edges(rt: Runtime, found: Principals) -> list[tuple[Entity, Entity]]:
     return edges
 
 
-def external_trust(role: Entity) -> list[str]:
+def external_trust(role: Entity, found: Principals) -> list[str]:
     """Principals outside the account's users and roles that the trust policy names (services,
     identity providers, other accounts)."""
+    known = {e.arn for e in found.users + found.roles}
     out: list[str] = []
     for st in _statements(role.trust or ""):
         if st.get("Effect") != "Allow":
@@ -359,7 +361,7 @@ def external_trust(role: Entity) -> list[str]:
             out.append("* (anyone)")
         elif isinstance(principal, dict):
             for ptype, values in principal.items():
-                out.extend(f"{ptype}: {v}" for v in _strings(values))
+                out.extend(f"{ptype}: {v}" for v in _strings(values) if v not in known)
     return out
 
 
@@ -415,7 +417,7 @@ def who_can_assume(rt: Runtime, found: Principals, role_name: str) -> Graph | No
         return None
     walk = _walk(role, assume_edges(rt, found), backwards=True)
     title = f"Who can assume {role.name}"
-    return _graph(title, walk, reverse=True, external=external_trust(role))
+    return _graph(title, walk, reverse=True, external=external_trust(role, found))
 
 
 def reachable_roles(rt: Runtime, found: Principals, user_name: str) -> Graph | None:

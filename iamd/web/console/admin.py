@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup, escape
+
 from iamd.core.errors import AwsError
 from iamd.services.console import access, admin, policy_check
 from iamd.services.console.access import Graph, Principals
@@ -186,6 +188,11 @@ def _back(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", fill, template)
 
 
+def breakable(value: object) -> Markup:
+    """An ARN or other long token that may wrap after its ``:`` and ``/`` (never mid-word at 390 px)."""
+    return escape(str(value)).replace(":", Markup(":<wbr>")).replace("/", Markup("/<wbr>"))
+
+
 def _say(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\{([\w.]+)\}", lambda m: values.get(m.group(1), ""), template)
 
@@ -203,6 +210,7 @@ class AdminPages:
         self.console = console
         self.rt = console.rt
         console.templates.filters["pair"] = lambda value: (value, value)
+        console.templates.filters["breakable"] = breakable
 
     def routes(self) -> dict[tuple[str, str], Callable[[Page], Reply]]:
         return {
@@ -297,6 +305,13 @@ class AdminPages:
             out.update({k: data.get(k) for k in ("notice", "error", "secret", "access_key_id")})
         return out
 
+    def _came_from(self, page: Page) -> str | None:
+        """The console page a refused change was posted from (where its error is shown)."""
+        referer = page.request.header("referer") or ""
+        if not referer.startswith(page.origin + P + "/"):
+            return None
+        return referer[len(page.origin) :]
+
     def _render(self, page: Page, template: str, **values: Any) -> Reply:
         return page.render(template, **{**self._flash(page), **values})
 
@@ -312,18 +327,18 @@ class AdminPages:
         if op.action == "UpdateAccountPasswordPolicy":  # the whole policy is replaced: unset boxes are false
             for name in BOOLEAN_FIELDS & set(op.fields):
                 form[name] = form[name] or "false"
-        back = _back(op.back, form)
+        back, refused = _back(op.back, form), self._came_from(page) or _back(op.back, form)
         if form.get("confirm_name") is not None and form["confirm_name"] != form.get(op.fields[0], ""):
             self._set_flash(page, session, error="The name you typed does not match; nothing was deleted.")
-            return page.go(back)
+            return page.go(refused)
         try:
             result = admin.run(caller, op, form)
         except NotAllowed as err:
             self._set_flash(page, session, error=f"Not allowed: you may not perform {err.action} here. {err.message}")
-            return page.go(back)
+            return page.go(refused)
         except AwsError as err:
             self._set_flash(page, session, error=err.message or err.code)
-            return page.go(back)
+            return page.go(refused)
         key = result.get("AccessKey")
         if key is not None:  # shown once, on the next page, never stored in the clear
             self._set_flash(
