@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.support.console_client import Console, error_text, make_user, policy_document, text_of
+from tests.functional.test_console_security import add_authenticator_app
+from tests.support.console_client import Console, error_text, make_user, policy_document, text_of, totp_code
 from tests.support.server import Server
+
+SELF_SERVICE = Path(__file__).parents[2] / "docs" / "policies" / "self-manage-mfa.json"
 
 PASSWORD = "Admin-Password-1"
 IAM_FULL = "arn:aws:iam::aws:policy/IAMFullAccess"
@@ -326,3 +330,28 @@ def test_who_can_assume_and_reachable_roles(iamd: Server, iam: Any) -> None:
         effective = c.get(f"/console/access?arn=arn:aws:iam::{acct}:user/alice")
         assert 'data-action="sts:AssumeRole"' in effective.text
         assert '<li class="allow" data-action="sts:AssumeRole">' in effective.text
+
+
+def test_shipped_self_service_policy_lets_alice_manage_her_mfa(iamd: Server, iam: Any) -> None:
+    """README's step: docs/policies/self-manage-mfa.json really lets a user manage her own devices."""
+    iam.create_user(UserName="alice")
+    iam.create_login_profile(UserName="alice", Password=PASSWORD, PasswordResetRequired=True)
+    iam.put_user_policy(UserName="alice", PolicyName="self-mfa", PolicyDocument=SELF_SERVICE.read_text())
+    with Console(iamd.url) as c:
+        assert c.sign_in(iamd.account_id, "alice", PASSWORD).headers["location"] == "/console/password"
+        c.refresh_csrf("/console/password")
+        fields = {"old_password": PASSWORD, "new_password": "Alice-New-Pass-2", "confirm_password": "Alice-New-Pass-2"}
+        assert c.post("/console/password", fields).headers["location"] == "/console/home"
+        serial, seed, step = add_authenticator_app(c, "alice-phone")
+        # without MFA in this session, removing is refused, and the page says why in words
+        c.refresh_csrf("/console/security")
+        refused = c.post("/console/security/remove", {"serial": serial})
+        assert "while signed in without MFA: that needs iam:DeactivateMFADevice" in (error_text(refused) or "")
+    with Console(iamd.url) as c:
+        assert c.sign_in(iamd.account_id, "alice", "Alice-New-Pass-2").headers["location"] == "/console/mfa"
+        assert c.submit_totp(totp_code(seed, step + 1)).headers["location"] == "/console/home"
+        c.refresh_csrf("/console/security")
+        removed = c.post("/console/security/remove", {"serial": serial})
+        assert text_of(removed, "notice") == "The device was removed."
+    assert iam.list_mfa_devices(UserName="alice")["MFADevices"] == []
+    assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []

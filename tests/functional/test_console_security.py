@@ -104,10 +104,11 @@ def test_security_page_without_list_permission(iamd: Server, iam: Any) -> None:
         c.sign_in(iamd.account_id, "bob", PASSWORD)
         page = c.get("/console/security")
         assert page.status_code == 200
-        assert "is not authorized to perform: iam:ListMFADevices" in page.text
+        assert "Your permissions do not let you see your MFA devices: that needs iam:ListMFADevices." in page.text
+        assert "not authorized to perform" not in page.text  # said in words, not as a raw AccessDenied
         c.refresh_csrf("/console/security")
         refused = c.post("/console/security/virtual-mfa", {"name": "bob-phone"})
-        assert "is not authorized to perform: iam:CreateVirtualMFADevice" in (error_text(refused) or "")
+        assert "let you add an authenticator app: that needs iam:CreateVirtualMFADevice" in (error_text(refused) or "")
     assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
 
 

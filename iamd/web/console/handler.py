@@ -12,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -204,8 +205,24 @@ def _change_password(page: Page, identity: Identity) -> tuple[str, int] | None:
     try:
         actions.change_password(page.caller(identity), f.get("old_password", ""), f.get("new_password", ""))
     except AwsError as err:
-        return err.message, err.status
+        return _in_words(err, "change your password"), err.status
     return None
+
+
+SELF_SERVICE_POLICY = "docs/policies/self-manage-mfa.json"
+
+
+def _in_words(err: AwsError, what: str) -> str:
+    """A refusal explained to the person (which permission is missing), not a raw AccessDenied."""
+    if err.code != "AccessDenied":
+        return err.message
+    m = re.search(r"perform: (\S+)", err.message)
+    action = m.group(1) if m else "a permission you do not have"
+    mfa = " while signed in without MFA" if "explicit deny" in err.message else ""
+    return (
+        f"Your permissions do not let you {what}{mfa}: that needs {action}. Ask an administrator of this "
+        f"account for it (iamd ships AWS's self-service example as {SELF_SERVICE_POLICY})."
+    )
 
 
 def _retry_after(reply: Reply, seconds: float) -> Reply:
@@ -512,7 +529,7 @@ class ConsoleHandler:
         try:
             devices = actions.list_devices(page.caller(identity))
         except AwsError as err:
-            list_error = err.message
+            list_error = _in_words(err, "see your MFA devices")
         return page.render(
             "security.html",
             status=status,
@@ -540,7 +557,7 @@ class ConsoleHandler:
         try:
             device = actions.create_virtual_device(page.caller(identity), name)
         except AwsError as err:
-            return self.security(page, err.message, err.status)
+            return self.security(page, _in_words(err, "add an authenticator app"), err.status)
         return page.render("virtual_mfa.html", device=device, name=name)
 
     @signed_in()
@@ -559,7 +576,7 @@ class ConsoleHandler:
         except AwsError as err:
             with contextlib.suppress(AwsError):
                 actions.abandon_virtual_device(caller, f.get("serial", ""))
-            return self.security(page, f"The device was not added: {err.message}", err.status)
+            return self.security(page, f"The device was not added. {_in_words(err, 'turn the device on')}", err.status)
         return self.security(page, notice="Your authenticator app was added.")
 
     @signed_in()
@@ -568,7 +585,7 @@ class ConsoleHandler:
         try:
             actions.remove_device(page.caller(identity), page.form.get("serial", ""))
         except AwsError as err:
-            return self.security(page, err.message, err.status)
+            return self.security(page, _in_words(err, "remove this device"), err.status)
         return self.security(page, notice="The device was removed.")
 
     @signed_in(as_json=True)
