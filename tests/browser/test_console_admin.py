@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import Console, screenshot, sign_in, wait_for_path
+from tests.browser.pages import SCREENSHOTS, Console, screenshot, sign_in, wait_for_path
 from tests.support.server import ACCOUNT_ID
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -112,13 +112,15 @@ def test_admin_builds_access_that_works_as_simulated(console: Console, page: Any
     expect(page.locator("#validation")).to_have_text("The policy is valid.")
     page.fill("#sim-actions", "iam:ListUsers iam:CreateUser")
     page.click("#simulate")
-    allowed = page.locator('#simulation tr[data-action="iam:ListUsers"]')
-    denied = page.locator('#simulation tr[data-action="iam:CreateUser"]')
+    allowed = page.locator('#simulation li[data-action="iam:ListUsers"]')
+    denied = page.locator('#simulation li[data-action="iam:CreateUser"]')
     expect(allowed).to_have_attribute("data-decision", "allowed")
     expect(allowed).to_contain_text("this draft, lines")
     expect(denied).to_have_attribute("data-decision", "implicitDeny")
     expect(page.locator("#gutter .hit").first).to_be_visible()
-    screenshot(page, "admin-editor-simulated")
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    page.screenshot(path=str(SCREENSHOTS / "admin-editor-simulated.png"))  # and this one
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.click("#save-policy")
     wait_for_path(page, "/policy")
     policy_arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/read-users"
@@ -147,12 +149,34 @@ def test_admin_builds_access_that_works_as_simulated(console: Console, page: Any
     wait_for_path(page, "/role")
     expect(page.locator("#role-name")).to_have_text("auditor")
 
-    # the graph shows alice -> auditor
+    # the graph shows alice -> auditor, and on through a chain to a role auditor may assume
     page.click("#who-can-assume")
     wait_for_path(page, "/access/role")
     expect(page.locator('#graph line[data-from="user alice"][data-to="role auditor"]')).to_have_count(1)
     expect(page.locator("#paths")).to_contain_text("user alice → role auditor")
-    screenshot(page, "admin-who-can-assume")
+    iam = console.iam
+    chain = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{ACCOUNT_ID}:role/deploy"}
+    iam.put_role_policy(
+        RoleName="auditor",
+        PolicyName="chain",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [chain]}),
+    )
+    deploy_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(deploy_trust))
+    page.reload()
+    page.select_option("#pick-role", "deploy")
+    page.focus("#pick-role")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # "Show", by keyboard
+    expect(page.locator('#graph line[data-from="role auditor"][data-to="role deploy"]')).to_have_count(1)
+    expect(page.locator("#paths")).to_contain_text("user alice → role auditor → role deploy")
+    page.set_viewport_size({"width": 1100, "height": 720})
+    page.screenshot(path=str(SCREENSHOTS / "admin-who-can-assume.png"))  # the README shows this one
 
     # every page fits both widths; screenshots of each
     for url, name in [
