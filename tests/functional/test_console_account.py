@@ -156,7 +156,9 @@ def test_switch_role_and_command_line_credentials(iamd: Server, iam: Any) -> Non
         assert page.status_code == 200 and f"<code>{assumed}</code>" in page.text
         creds = c.credentials()
         assert caller_arn(iamd, creds) == assumed
-        assert re.search(r"^aws_session_token = " + re.escape(creds["AWS_SESSION_TOKEN"]) + "$", page.text, re.M)
+        token_line = r"^aws_session_token = " + re.escape(creds["AWS_SESSION_TOKEN"]) + "(</pre>)?$"
+        assert re.search(token_line, page.text, re.M)  # in the ~/.aws/credentials snippet
+        assert re.search(r'<pre id="profile-config">\[profile iamd\]\nregion = ', page.text)
 
         c.refresh_csrf("/console/home")
         back = c.post("/console/switch-back", {})
