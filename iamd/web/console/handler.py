@@ -218,10 +218,13 @@ def _in_words(err: AwsError, what: str) -> str:
         return err.message
     m = re.search(r"perform: (\S+)", err.message)
     action = m.group(1) if m else "a permission you do not have"
-    mfa = " while signed in without MFA" if "explicit deny" in err.message else ""
+    if "explicit deny" in err.message:
+        why = f"a policy explicitly denies {action} (some do until you sign in with MFA)"
+    else:
+        why = f"that needs {action}"
     return (
-        f"Your permissions do not let you {what}{mfa}: that needs {action}. Ask an administrator of this "
-        f"account for it (iamd ships AWS's self-service example as {SELF_SERVICE_POLICY})."
+        f"Your permissions do not let you {what}: {why}. Ask an administrator of this account "
+        f"(iamd ships AWS's self-service example as {SELF_SERVICE_POLICY})."
     )
 
 
