@@ -15,7 +15,15 @@ from typing import Any
 import httpx
 
 from tests.functional.test_console_security import add_authenticator_app
-from tests.support.console_client import Console, error_text, make_user, policy_document, text_of, totp_code
+from tests.support.console_client import (
+    Console,
+    enable_virtual_device,
+    error_text,
+    make_user,
+    policy_document,
+    text_of,
+    totp_code,
+)
 from tests.support.server import Server
 
 SELF_SERVICE = Path(__file__).parents[2] / "docs" / "policies" / "self-manage-mfa.json"
@@ -357,3 +365,20 @@ def test_shipped_self_service_policy_lets_alice_manage_her_mfa(iamd: Server, iam
         assert text_of(removed, "notice") == "The device was removed."
     assert iam.list_mfa_devices(UserName="alice")["MFADevices"] == []
     assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
+
+
+def test_root_administers_a_users_mfa_device(iamd: Server, iam: Any) -> None:
+    """Root's own-device shortcut (no UserName) must not swallow an administrator's call on a user's device."""
+    out = iamd.cli(
+        "accounts", "set-root-login", iamd.account_id, "--email", "root@example.com", input_text="Root-Password-123\n"
+    )
+    assert out.returncode == 0, out.stderr
+    make_user(iam, "alice", PASSWORD)
+    serial, _, _ = enable_virtual_device(iam, "alice", "alice-phone")
+    with Console(iamd.url) as c:
+        assert c.sign_in_root("root@example.com", "Root-Password-123").headers["location"] == "/console/home"
+        page = c.get("/console/user?name=alice")
+        assert serial in (text_of(page, "user-mfa") or "")
+        done = follow(c, do(c, "/console/user?name=alice", "deactivate-mfa", UserName="alice", SerialNumber=serial))
+        assert text_of(done, "notice") == f"MFA device {serial} was deactivated."
+    assert iam.list_mfa_devices(UserName="alice")["MFADevices"] == []

@@ -55,8 +55,9 @@ class Caller:
         The web layer refreshes the node's caches at the start of every console request, as the API does."""
         principal: Principal = self.identity.signed_in if as_signed_in else self.identity.principal
         inputs = self.parse(service, action, params)
-        if self.identity.user_name is None and action in _OWNER_ACTIONS:
+        if as_signed_in and self.identity.user_name is None and action in _OWNER_ACTIONS:
             # the root's own devices: no UserName, so an IAM user named like the account id is never meant
+            # (an administrator's call on a user's device, from the admin pages, keeps its UserName)
             inputs.pop("UserName", None)
         result = dispatch(
             self.rt,
