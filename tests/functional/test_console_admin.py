@@ -287,6 +287,45 @@ def test_editor_saves_validates_and_simulates(iamd: Server, iam: Any) -> None:
         assert put.status_code == 303 and put.headers["location"] == "/console/user?name=bob"
         assert iam.list_user_policies(UserName="bob")["PolicyNames"] == ["inline"]
 
+        # a draft simulated together with bob's own policies: each action names what decided it
+        bob = f"arn:aws:iam::{iamd.account_id}:user/bob"
+        put = policy_document({"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"})
+        c.refresh_csrf("/console/policy/edit?target=new-policy")
+        both = c.post(
+            "/console/policy/edit",
+            {
+                "target": "new-policy",
+                "document": put,
+                "intent": "simulate",
+                "sim_principal": bob,
+                "sim_actions": "s3:GetObject, s3:PutObject, s3:DeleteObject",
+            },
+        )
+        assert both.status_code == 200
+        assert f'<option value="{bob}">' in both.text  # the principal field suggests the account's users
+        get = re.search(r'<li data-action="s3:GetObject" data-decision="allowed">(.*?)</li>', both.text, re.S)
+        assert get is not None and "user_bob_inline" in get.group(1) and "this draft" not in get.group(1)
+        assert 'data-action="s3:PutObject" data-decision="allowed"' in both.text
+        assert 'data-action="s3:DeleteObject" data-decision="implicitDeny"' in both.text
+
+        # a trust policy draft decides sts:AssumeRole for the user named
+        trust = policy_document({"Effect": "Allow", "Principal": {"AWS": bob}, "Action": "sts:AssumeRole"})
+        for user, decision in (("bob", "allowed"), ("admin", "implicitDeny")):
+            c.refresh_csrf("/console/policy/edit?target=new-role")
+            trusted = c.post(
+                "/console/policy/edit",
+                {
+                    "target": "new-role",
+                    "RoleName": "r",
+                    "document": trust,
+                    "intent": "simulate",
+                    "sim_principal": f"arn:aws:iam::{iamd.account_id}:user/{user}",
+                    "sim_actions": "sts:AssumeRole",
+                    "sim_resources": f"arn:aws:iam::{iamd.account_id}:role/r",
+                },
+            )
+            assert f'data-action="sts:AssumeRole" data-decision="{decision}"' in trusted.text, user
+
 
 def test_account_page_and_credential_report(iamd: Server, iam: Any) -> None:
     with admin_console(iamd, iam) as c:

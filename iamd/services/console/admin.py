@@ -230,6 +230,15 @@ def policy_version(caller: Caller, arn: str, version: str) -> str:
     return str(out["PolicyVersion"]["Document"])
 
 
+def principal_arns(caller: Caller) -> list[str]:
+    """Users, roles and groups the identity may list (for the simulator's principal field)."""
+    arns: list[str] = []
+    for action, key in (("ListUsers", "Users"), ("ListRoles", "Roles"), ("ListGroups", "Groups")):
+        found = list_section(caller, action, key)
+        arns.extend(str(item["Arn"]) for item in found.data.get(key, []))
+    return arns
+
+
 # --- changes ---------------------------------------------------------------------------------------------
 
 

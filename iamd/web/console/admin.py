@@ -211,6 +211,7 @@ class AdminPages:
         self.rt = console.rt
         console.templates.filters["pair"] = lambda value: (value, value)
         console.templates.filters["breakable"] = breakable
+        console.templates.filters["pretty"] = access.pretty
 
     def routes(self) -> dict[tuple[str, str], Callable[[Page], Reply]]:
         return {
@@ -444,8 +445,10 @@ class AdminPages:
         simulation: access.Simulation | None = None,
     ) -> Reply:
         flash = self._flash(page)
+        caller = page.caller(page.signed_in_as[1])
         return page.render(
             "admin/editor.html",
+            principal_choices=admin.principal_arns(caller),
             status=status,
             target=target,
             kind=EDITOR_KIND.get(target, target),
