@@ -67,6 +67,9 @@ def test_users_list_and_user_page(iamd: Server, iam: Any) -> None:
         page = follow(c, do(c, "/console/user?name=bob", "update-login", UserName="bob", PasswordResetRequired="true"))
         assert iam.get_login_profile(UserName="bob")["LoginProfile"]["PasswordResetRequired"] is True
         assert "a new password is required" in (text_of(page, "console-access") or "")
+        # a reset with the box unticked clears the requirement (the form states it)
+        follow(c, do(c, "/console/user?name=bob", "update-login", UserName="bob", Password="Bob-Password-34"))
+        assert iam.get_login_profile(UserName="bob")["LoginProfile"]["PasswordResetRequired"] is False
 
         # access key: the secret is shown once, on the page after the redirect
         made = do(c, "/console/user?name=bob", "create-key", UserName="bob")

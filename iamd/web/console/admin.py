@@ -325,7 +325,9 @@ class AdminPages:
             return page.go(P + "/home")
         for name in BOOLEAN_FIELDS & set(op.fields):
             form[name] = "true" if form.get(name) in ("true", "on") else ""
-        if op.action == "UpdateAccountPasswordPolicy":  # the whole policy is replaced: unset boxes are false
+        # a form that states the whole thing means false by an unticked box: the password policy (replaced
+        # whole), and a new password (its "require a new password" box); the lone "require" button does not
+        if op.action == "UpdateAccountPasswordPolicy" or (op.action == "UpdateLoginProfile" and form.get("Password")):
             for name in BOOLEAN_FIELDS & set(op.fields):
                 form[name] = form[name] or "false"
         back, refused = _back(op.back, form), self._came_from(page) or _back(op.back, form)
