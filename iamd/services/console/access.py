@@ -350,7 +350,7 @@ def assume_edges(rt: Runtime, found: Principals) -> list[tuple[Entity, Entity]]:
 
 def external_trust(role: Entity, found: Principals) -> list[str]:
     """Principals outside the account's users and roles that the trust policy names (services,
-    identity providers, other accounts)."""
+    identity providers, accounts), as short labels."""
     known = {e.arn for e in found.users + found.roles}
     out: list[str] = []
     for st in _statements(role.trust or ""):
@@ -358,11 +358,28 @@ def external_trust(role: Entity, found: Principals) -> list[str]:
             continue
         principal = st.get("Principal")
         if principal == "*":
-            out.append("* (anyone)")
+            out.append("anyone (*)")
         elif isinstance(principal, dict):
             for ptype, values in principal.items():
-                out.extend(f"{ptype}: {v}" for v in _strings(values) if v not in known)
-    return out
+                out.extend(_outside_label(str(ptype), v) for v in _strings(values) if v not in known)
+    return list(dict.fromkeys(out))
+
+
+def _outside_label(ptype: str, value: str) -> str:
+    if ptype == "AWS":
+        if value == "*":
+            return "anyone (*)"
+        if value.isdigit():
+            return f"account {value}"
+        parts = value.split(":")
+        if len(parts) >= 6 and parts[5] == "root":
+            return f"account {parts[4]}"
+        return f"{_short(value)} ({parts[4]})" if len(parts) >= 6 else value
+    if ptype == "Service":
+        return f"service {value}"
+    if ptype == "Federated":
+        return f"provider {value.rsplit('/', 1)[-1]}"
+    return f"{ptype} {value}"
 
 
 @dataclass
@@ -435,23 +452,33 @@ def _short(arn: str) -> str:
     return f"{kind} {rest.rsplit('/', 1)[-1]}"
 
 
-NODE_W, NODE_H, COL_GAP, ROW_GAP = 180, 36, 80, 18
+NODE_W, NODE_H, COL_GAP, ROW_GAP = 220, 36, 70, 18
 
 
 def _graph(title: str, walk: Walk, *, reverse: bool, external: list[str] | None = None) -> Graph:
-    """A layered drawing: one column per hop, arrows in the direction of AssumeRole."""
+    """A layered drawing: one column per hop, arrows in the direction of AssumeRole.  Principals
+    the trust policy names outside the account's users and roles (``external``) stand in the
+    column before the role, with dashed arrows: whether they may assume it depends on them."""
     depth, edges, paths = walk.depth, walk.edges, walk.paths
+    outside = list(external or []) if reverse else []
     max_depth = max(depth.values(), default=0)
-    column = {arn: (max_depth - d if reverse else d) for arn, d in depth.items()}
+    shift = 1 if outside and max_depth == 0 else 0
+    column = {arn: (max_depth - d if reverse else d) + shift for arn, d in depth.items()}
     rows: dict[int, list[str]] = {}
     for arn in sorted(depth, key=lambda a: (column[a], a)):
         rows.setdefault(column[arn], []).append(arn)
-    pos: dict[str, tuple[int, int]] = {}
-    for col, arns in rows.items():
-        for i, arn in enumerate(arns):
-            pos[arn] = (20 + col * (NODE_W + COL_GAP), 20 + i * (NODE_H + ROW_GAP))
-    width = 40 + (max_depth + 1) * NODE_W + max_depth * COL_GAP
-    height = 40 + max((len(a) for a in rows.values()), default=1) * (NODE_H + ROW_GAP)
+    start = next(arn for arn, d in depth.items() if d == 0)
+    outside_column = column[start] - 1
+    inside_before = len(rows.get(outside_column, []))
+
+    def at(col: int, row: int) -> tuple[int, int]:
+        return 20 + col * (NODE_W + COL_GAP), 20 + row * (NODE_H + ROW_GAP)
+
+    pos = {arn: at(col, i) for col, arns in rows.items() for i, arn in enumerate(arns)}
+    columns = max_depth + 1 + shift
+    tallest = max([len(a) for a in rows.values()] + [inside_before + len(outside)])
+    width = 40 + columns * NODE_W + (columns - 1) * COL_GAP
+    height = 40 + tallest * (NODE_H + ROW_GAP)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
         f'role="img" aria-labelledby="graph-title" class="graph"><title id="graph-title">{escape(title)}</title>',
@@ -462,33 +489,43 @@ def _graph(title: str, walk: Walk, *, reverse: bool, external: list[str] | None 
     node_list: list[tuple[str, str, int]] = []
     index = {arn: i for i, arn in enumerate(sorted(depth))}
     edge_list: list[tuple[int, int]] = []
+
+    def arrow(x1: int, y1: int, x2: int, y2: int, data: str, dashed: bool = False) -> None:
+        dash = ' stroke-dasharray="5 4"' if dashed else ""
+        parts.append(
+            f'<line class="edge" {data} x1="{x1 + NODE_W}" y1="{y1 + NODE_H // 2}" x2="{x2}" '
+            f'y2="{y2 + NODE_H // 2}" stroke="#57606a" stroke-width="1.5"{dash} marker-end="url(#arrow)"/>'
+        )
+
+    def node(x: int, y: int, label: str, fill: str) -> None:
+        parts.append(
+            f'<g class="node" data-name="{escape(label)}"><title>{escape(label)}</title><rect x="{x}" y="{y}" '
+            f'width="{NODE_W}" height="{NODE_H}" rx="6" fill="{fill}" stroke="#57606a"/><text x="{x + 10}" '
+            f'y="{y + 23}" font-size="14" font-family="system-ui, sans-serif">{escape(_clip(label))}</text></g>'
+        )
+
     for who, target in edges:
         if (who.arn, target.arn) in seen or who.arn not in pos or target.arn not in pos:
             continue
         seen.add((who.arn, target.arn))
         edge_list.append((index[who.arn], index[target.arn]))
-        (x1, y1), (x2, y2) = pos[who.arn], pos[target.arn]
-        parts.append(
-            f'<line class="edge" data-from="{escape(_short(who.arn))}" data-to="{escape(_short(target.arn))}" '
-            f'x1="{x1 + NODE_W}" y1="{y1 + NODE_H // 2}" x2="{x2}" y2="{y2 + NODE_H // 2}" '
-            'stroke="#57606a" stroke-width="1.5" marker-end="url(#arrow)"/>'
-        )
+        data = f'data-from="{escape(_short(who.arn))}" data-to="{escape(_short(target.arn))}"'
+        arrow(*pos[who.arn], *pos[target.arn], data)
+    for i, label in enumerate(outside):
+        x, y = at(outside_column, inside_before + i)
+        arrow(x, y, *pos[start], f'data-from="{escape(label)}" data-to="{escape(_short(start))}"', dashed=True)
+        node(x, y, label, "#eaeef2")
+        node_list.append(("external", label, outside_column))
     for arn in sorted(depth):
-        x, y = pos[arn]
         label = _short(arn)
         kind = label.split(" ", 1)[0]
         node_list.append((kind, label.split(" ", 1)[1], column[arn]))
-        fill = "#ddf4ff" if kind == "role" else "#fff8c5"
-        parts.append(
-            f'<g class="node" data-name="{escape(label)}"><rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" '
-            f'rx="6" fill="{fill}" stroke="#57606a"/><text x="{x + 10}" y="{y + 23}" font-size="14" '
-            f'font-family="system-ui, sans-serif">{escape(_clip(label))}</text></g>'
-        )
+        node(*pos[arn], label, "#ddf4ff" if kind == "role" else "#fff8c5")
     parts.append("</svg>")
-    return Graph(title, node_list, edge_list, "".join(parts), paths, external or [])
+    return Graph(title, node_list, edge_list, "".join(parts), paths, outside)
 
 
-def _clip(label: str, limit: int = 22) -> str:
+def _clip(label: str, limit: int = 27) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 

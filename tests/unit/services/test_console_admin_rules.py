@@ -101,3 +101,53 @@ def test_redirect_targets_and_breakable_arns() -> None:
     html = str(breakable("arn:aws:iam::1:user/<x>"))
     assert html == "arn:<wbr>aws:<wbr>iam:<wbr>:<wbr>1:<wbr>user/<wbr>&lt;x&gt;"
     assert re.sub(r"<wbr>", "", html) == "arn:aws:iam::1:user/&lt;x&gt;"
+
+
+def test_principals_outside_the_account_stand_before_the_role() -> None:
+    role = entity("role", "ci")
+    alone = access._graph("t", access._walk(role, [], backwards=True), reverse=True, external=["service ec2"])
+    assert {(kind, name, column) for kind, name, column in alone.nodes} == {
+        ("external", "service ec2", 0),
+        ("role", "ci", 1),
+    }
+    assert 'data-from="service ec2" data-to="role ci"' in alone.svg and 'stroke-dasharray="5 4"' in alone.svg
+    alice = entity("user", "alice")
+    both = access._graph(
+        "t", access._walk(role, [(alice, role)], backwards=True), reverse=True, external=["provider idp"]
+    )
+    columns = {name: column for _, name, column in both.nodes}
+    assert columns == {"alice": 0, "provider idp": 0, "ci": 1}
+
+
+def test_trusted_principals_outside_the_account_get_short_labels() -> None:
+    role = entity("role", "r")
+    role.trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {
+                        "AWS": [f"arn:aws:iam::{ACCT}:root", "111122223333", "arn:aws:iam::111122223333:user/x/bob"],
+                        "Service": "ec2.amazonaws.com",
+                        "Federated": f"arn:aws:iam::{ACCT}:saml-provider/corp",
+                    },
+                    "Action": "sts:AssumeRole",
+                },
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCT}:user/alice"},
+                    "Action": "sts:AssumeRole",
+                },
+                {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"},
+            ],
+        }
+    )
+    found = access.Principals([entity("user", "alice")], [], [role])
+    assert access.external_trust(role, found) == [
+        f"account {ACCT}",
+        "account 111122223333",
+        "user bob (111122223333)",
+        "service ec2.amazonaws.com",
+        "provider corp",
+    ]
