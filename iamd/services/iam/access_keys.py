@@ -15,12 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core import ids
+from iamd.core.arn import iam_arn
 from iamd.core.errors import InvalidInput, NoSuchEntity, ValidationError
 from iamd.core.principal import PrincipalKind
 from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.registry import operation
-from iamd.services.targets import any_resource, user_or_caller
+from iamd.services.targets import Target, TargetQuery, any_resource, first, user_or_caller
 from iamd.store import tables as t
 
 ACTIVE = "Active"
@@ -172,7 +173,18 @@ def delete_access_key(ctx: OperationContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "GetAccessKeyLastUsed", target=any_resource)
+def _key_owner(q: TargetQuery) -> Target | None:
+    """GetAccessKeyLastUsed acts on the user who owns the key (AWS: resource type ``user``)."""
+    k, u = t.access_keys, t.users
+    row = q.conn.execute(
+        sa.select(u.c.name, u.c.path)
+        .select_from(k.join(u, u.c.id == k.c.user_id))
+        .where(k.c.id == q.params.get("AccessKeyId"), k.c.account_id == q.account)
+    ).first()
+    return None if row is None else Target(iam_arn(q.partition, q.account, "user", row.path, row.name))
+
+
+@operation("iam", "GetAccessKeyLastUsed", target=first(_key_owner, any_resource))
 def get_access_key_last_used(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     k, u = t.access_keys, t.users
     key_id = p["AccessKeyId"]

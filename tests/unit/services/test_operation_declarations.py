@@ -18,6 +18,7 @@ from iamd.auth.session_tokens import SessionClaims
 from iamd.core.principal import Principal, PrincipalKind
 from iamd.services import registry, targets
 from iamd.services.authz import Authorizer
+from iamd.services.iam import service_linked_roles
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicyCache
 from iamd.services.registry import MODULES, Operation, load_all
 from iamd.services.targets import Target, TargetQuery
@@ -124,10 +125,19 @@ def test_existing_entity_has_its_stored_path_and_tags(db: Database) -> None:
         conn.execute(
             sa.insert(t.tags).values(resource_type="user", resource_id="u-2", key_lower="team", key="team", value="red")
         )
+        conn.execute(
+            sa.insert(t.access_keys).values(
+                id="AKIABOB", account_id=ACCOUNT, user_id="u-2", secret_enc=b"x", status="Active", created_at=0.0
+            )
+        )
     found = _target(db, ("iam", "GetUser"), {"UserName": "bob"})
     assert found == Target(f"arn:aws:iam::{ACCOUNT}:user/ops/Bob", {"team": "red"})
     missing = _target(db, ("iam", "DeleteUser"), {"UserName": "nobody"})
     assert missing == Target(f"arn:aws:iam::{ACCOUNT}:user/nobody")
+    # GetAccessKeyLastUsed acts on the key's owner; a key iamd does not know has no owner to name
+    owner = _target(db, ("iam", "GetAccessKeyLastUsed"), {"AccessKeyId": "AKIABOB"})
+    assert owner.resource == f"arn:aws:iam::{ACCOUNT}:user/ops/Bob"
+    assert _target(db, ("iam", "GetAccessKeyLastUsed"), {"AccessKeyId": "AKIANOBODY"}).resource == "*"
 
 
 def test_builders_per_kind(db: Database) -> None:
@@ -150,6 +160,17 @@ def test_builders_per_kind(db: Database) -> None:
         f"arn:aws:sts::{ACCOUNT}:federated-user/dave"
     )
     assert _target(db, ("iam", "GetAccountSummary"), {}).resource == "*"
+
+
+def test_service_linked_role_targets(db: Database) -> None:
+    service = "elasticbeanstalk.amazonaws.com"
+    role = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/{service}/{service_linked_roles.role_name(service)}"
+    assert _target(db, ("iam", "CreateServiceLinkedRole"), {"AWSServiceName": service}).resource == role
+    suffixed = _target(db, ("iam", "CreateServiceLinkedRole"), {"AWSServiceName": service, "CustomSuffix": "x"})
+    assert suffixed.resource == role + "_x"
+    task = f"task/aws-service-role/{service}/{service_linked_roles.role_name(service)}/0d4e-11"
+    assert _target(db, ("iam", "GetServiceLinkedRoleDeletionStatus"), {"DeletionTaskId": task}).resource == role
+    assert _target(db, ("iam", "GetServiceLinkedRoleDeletionStatus"), {"DeletionTaskId": "junk"}).resource == "*"
 
 
 def test_request_keys() -> None:
