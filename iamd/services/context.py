@@ -23,6 +23,7 @@ from iamd.core.principal import Principal
 from iamd.core.quotas import QuotaSettings
 
 if TYPE_CHECKING:
+    from iamd.services.authz import Authorizer
     from iamd.services.registry import Operation
 
 ContextValues = Mapping[str, str | Sequence[str]]
@@ -30,18 +31,6 @@ ContextValues = Mapping[str, str | Sequence[str]]
 
 class UsageRecorder(Protocol):
     def record_role(self, role_id: str, when: float, region: str) -> None: ...
-
-
-class OperationAuthorizer(Protocol):
-    def authorize_operation(
-        self,
-        conn: Connection,
-        operation: Operation,
-        caller: Principal,
-        params: Mapping[str, Any],
-        request_context: ContextValues,
-        established: ContextValues | None = None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +51,7 @@ class NodeServices:
     write_transaction: Callable[[], AbstractContextManager[Connection]]
     """A write transaction of its own that bumps the generation and clears this node's caches
     when it commits (operations that must commit part of their work even when they then fail)."""
-    authorizer: OperationAuthorizer
+    authorizer: Authorizer
 
 
 @dataclass(slots=True)

@@ -171,10 +171,7 @@ def delete_role_row(ctx: OperationContext, row: Row[Any]) -> None:
     "iam",
     "CreateRole",
     target=created("role", "RoleName"),
-    request_keys=(
-        request_tags,
-        permissions_boundary,
-    ),
+    request_keys=(request_tags, permissions_boundary),
 )
 def create_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     path = c.check_path(p.get("Path"))

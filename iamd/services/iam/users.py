@@ -58,10 +58,7 @@ def user_output(ctx: OperationContext, row: Row[Any], *, with_tags: bool = False
     "iam",
     "CreateUser",
     target=created("user", "UserName"),
-    request_keys=(
-        request_tags,
-        permissions_boundary,
-    ),
+    request_keys=(request_tags, permissions_boundary),
 )
 def create_user(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     path = c.check_path(p.get("Path"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +82,6 @@ def test_an_unsigned_operation_cannot_authorize_before_its_handler() -> None:
 
 
 # --- the builders against a real store ----------------------------------------------------------------
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'iamd.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _user(name: str = "alice") -> Principal:
