@@ -54,6 +54,7 @@ MODULES: tuple[str, ...] = (
     "iamd.services.iam.signing_certificates",
     "iamd.services.iam.simulate",
     "iamd.services.iam.ssh_keys",
+    "iamd.services.iam.tagging",
     "iamd.services.iam.users",
 )
 

@@ -16,7 +16,7 @@ from iamd.services.iam import common as c
 from iamd.services.iam.guards import refuse_protected_role
 from iamd.services.iam.roles import role_output
 from iamd.services.registry import operation
-from iamd.services.targets import created, existing, listing, request_tags, tag_keys
+from iamd.services.targets import created, existing, listing, request_tags
 from iamd.store import tables as t
 
 RESOURCE = "instance-profile"
@@ -177,30 +177,3 @@ def remove_role_from_instance_profile(ctx: OperationContext, p: dict[str, Any]) 
     if result.rowcount == 0:
         raise NoSuchEntity(f"Role {role.name} in Instance Profile {profile.name} cannot be found.")
     return None
-
-
-@operation(
-    "iam",
-    "TagInstanceProfile",
-    target=existing("instance-profile", "InstanceProfileName"),
-    request_keys=(request_tags,),
-)
-def tag_instance_profile(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = get_profile(ctx, p["InstanceProfileName"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation(
-    "iam", "UntagInstanceProfile", target=existing("instance-profile", "InstanceProfileName"), request_keys=(tag_keys,)
-)
-def untag_instance_profile(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = get_profile(ctx, p["InstanceProfileName"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListInstanceProfileTags", target=existing("instance-profile", "InstanceProfileName"))
-def list_instance_profile_tags(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = get_profile(ctx, p["InstanceProfileName"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)

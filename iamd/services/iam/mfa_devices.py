@@ -44,7 +44,6 @@ from iamd.services.targets import (
     existing,
     first,
     request_tags,
-    tag_keys,
     user_or_caller,
 )
 from iamd.store import tables as t
@@ -148,7 +147,7 @@ def _account_device(ctx: OperationContext, serial: str, conn: Connection | None 
     return row
 
 
-def _virtual_device(ctx: OperationContext, serial: str) -> Row[Any]:
+def virtual_device(ctx: OperationContext, serial: str) -> Row[Any]:
     row = _account_device(ctx, serial)
     if row.kind != VIRTUAL:
         raise _no_such_device(serial)
@@ -235,7 +234,7 @@ def create_virtual_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> Mappi
 
 @operation("iam", "DeleteVirtualMFADevice", target=arn_param("SerialNumber"))
 def delete_virtual_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = _virtual_device(ctx, p["SerialNumber"])
+    row = virtual_device(ctx, p["SerialNumber"])
     if row.user_id is not None or row.is_root or row.enabled_at is not None:
         raise DeleteConflict("MFA Device is still in use")
     c.delete_all_tags(ctx, RESOURCE, row.id)
@@ -405,26 +404,3 @@ def get_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any
             if user is not None:
                 out["UserName"] = user.name
     return out
-
-
-# --- tags ---------------------------------------------------------------------------------------------------
-
-
-@operation("iam", "TagMFADevice", target=arn_param("SerialNumber"), request_keys=(request_tags,))
-def tag_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = _virtual_device(ctx, p["SerialNumber"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagMFADevice", target=arn_param("SerialNumber"), request_keys=(tag_keys,))
-def untag_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = _virtual_device(ctx, p["SerialNumber"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListMFADeviceTags", target=arn_param("SerialNumber"))
-def list_mfa_device_tags(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _virtual_device(ctx, p["SerialNumber"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)

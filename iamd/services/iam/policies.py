@@ -20,7 +20,7 @@ from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.guards import AWS_ACCOUNT, refuse_aws_managed_policy
 from iamd.services.registry import operation
-from iamd.services.targets import arn_param, created, listing, request_tags, tag_keys
+from iamd.services.targets import arn_param, created, listing, request_tags
 from iamd.store import tables as t
 
 RESOURCE = "policy"
@@ -348,26 +348,3 @@ def set_default_policy_version(ctx: OperationContext, p: dict[str, Any]) -> None
     mp = t.managed_policies
     ctx.conn.execute(mp.update().where(mp.c.id == row.id).values(default_version=version.version_id))
     return None
-
-
-# --- tags ---------------------------------------------------------------------------------------------
-
-
-@operation("iam", "TagPolicy", target=arn_param("PolicyArn"), request_keys=(request_tags,))
-def tag_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = get_local(ctx, p["PolicyArn"], "TagPolicy")
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagPolicy", target=arn_param("PolicyArn"), request_keys=(tag_keys,))
-def untag_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = get_local(ctx, p["PolicyArn"], "UntagPolicy")
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListPolicyTags", target=arn_param("PolicyArn"))
-def list_policy_tags(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = get_any(ctx, p["PolicyArn"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)

@@ -21,7 +21,7 @@ from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.guards import refuse_protected_role
 from iamd.services.registry import operation
-from iamd.services.targets import created, existing, listing, permissions_boundary, request_tags, tag_keys
+from iamd.services.targets import created, existing, listing, permissions_boundary, request_tags
 from iamd.store import tables as t
 
 __all__ = [
@@ -264,26 +264,6 @@ def update_assume_role_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     check_document(document, PolicyKind.TRUST, row.name)
     ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(trust_policy=document))
     return None
-
-
-@operation("iam", "TagRole", target=existing("role", "RoleName"), request_keys=(request_tags,))
-def tag_role(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = c.get_role(ctx, p["RoleName"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagRole", target=existing("role", "RoleName"), request_keys=(tag_keys,))
-def untag_role(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = c.get_role(ctx, p["RoleName"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListRoleTags", target=existing("role", "RoleName"))
-def list_role_tags(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = c.get_role(ctx, p["RoleName"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)
 
 
 @operation(

@@ -17,7 +17,7 @@ from iamd.core.errors import EntityAlreadyExists, KeyPairMismatch, MalformedCert
 from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.registry import operation
-from iamd.services.targets import created, existing, listing, request_tags, tag_keys
+from iamd.services.targets import created, existing, listing, request_tags
 from iamd.store import tables as t
 
 RESOURCE = "server-certificate"
@@ -108,7 +108,7 @@ def metadata_output(ctx: OperationContext, row: Row[Any]) -> dict[str, Any]:
     return out
 
 
-def _get(ctx: OperationContext, name: str) -> Row[Any]:
+def get_certificate(ctx: OperationContext, name: str) -> Row[Any]:
     return c.get_named(ctx, t.server_certificates, name)
 
 
@@ -169,7 +169,7 @@ def upload_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> Mappi
 
 @operation("iam", "GetServerCertificate", target=existing("server-certificate", "ServerCertificateName"))
 def get_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _get(ctx, p["ServerCertificateName"])
+    row = get_certificate(ctx, p["ServerCertificateName"])
     cert: dict[str, Any] = {
         "ServerCertificateMetadata": metadata_output(ctx, row),
         "CertificateBody": row.body,
@@ -198,7 +198,7 @@ def list_server_certificates(ctx: OperationContext, p: dict[str, Any]) -> Mappin
 @operation("iam", "UpdateServerCertificate", target=existing("server-certificate", "ServerCertificateName"))
 def update_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> None:
     new_path = c.check_path(p["NewPath"]) if p.get("NewPath") else None
-    row = _get(ctx, p["ServerCertificateName"])
+    row = get_certificate(ctx, p["ServerCertificateName"])
     values: dict[str, Any] = {}
     new_name = p.get("NewServerCertificateName")
     if new_name and new_name != row.name:
@@ -216,38 +216,8 @@ def update_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> None:
 
 @operation("iam", "DeleteServerCertificate", target=existing("server-certificate", "ServerCertificateName"))
 def delete_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = _get(ctx, p["ServerCertificateName"])
+    row = get_certificate(ctx, p["ServerCertificateName"])
     c.delete_all_tags(ctx, RESOURCE, row.id)
     sc = t.server_certificates
     ctx.conn.execute(sc.delete().where(sc.c.id == row.id))
     return None
-
-
-@operation(
-    "iam",
-    "TagServerCertificate",
-    target=existing("server-certificate", "ServerCertificateName"),
-    request_keys=(request_tags,),
-)
-def tag_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = _get(ctx, p["ServerCertificateName"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation(
-    "iam",
-    "UntagServerCertificate",
-    target=existing("server-certificate", "ServerCertificateName"),
-    request_keys=(tag_keys,),
-)
-def untag_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = _get(ctx, p["ServerCertificateName"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListServerCertificateTags", target=existing("server-certificate", "ServerCertificateName"))
-def list_server_certificate_tags(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _get(ctx, p["ServerCertificateName"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)

@@ -20,7 +20,6 @@ from iamd.services.targets import (
     listing,
     permissions_boundary,
     request_tags,
-    tag_keys,
     user_or_caller,
 )
 from iamd.store import tables as t
@@ -174,26 +173,6 @@ def _check_no_mfa(ctx: OperationContext, user_id: str) -> None:
     mfa = t.mfa_devices
     if c.has_rows(ctx, sa.select(mfa.c.id).where(mfa.c.user_id == user_id)):
         raise DeleteConflict("Cannot delete entity, must delete MFA device first.")
-
-
-@operation("iam", "TagUser", target=existing("user", "UserName"), request_keys=(request_tags,))
-def tag_user(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = c.get_user(ctx, p["UserName"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagUser", target=existing("user", "UserName"), request_keys=(tag_keys,))
-def untag_user(ctx: OperationContext, p: dict[str, Any]) -> None:
-    row = c.get_user(ctx, p["UserName"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListUserTags", target=existing("user", "UserName"))
-def list_user_tags(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = c.get_user(ctx, p["UserName"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)
 
 
 @operation(
