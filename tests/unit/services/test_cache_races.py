@@ -22,8 +22,8 @@ from iamd.services.principal_policies import PrincipalPolicies, PrincipalPolicyC
 from iamd.store import tables as t
 from iamd.store.cache import LoadingCache
 from iamd.store.db import Database
+from tests.unit.services.conftest import seed_user
 
-ACCOUNT = "123456789012"
 KEY = "AKIAEXAMPLE000000001"
 ALLOW = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 
@@ -60,23 +60,7 @@ def test_a_full_cache_starts_over_rather_than_grow() -> None:
 
 
 def _seed(db: Database, box: SecretBox) -> None:
-    with db.write() as conn:
-        conn.execute(sa.insert(t.accounts).values(id=ACCOUNT, name="a", created_at=0.0))
-        conn.execute(
-            sa.insert(t.users).values(
-                id="u-1", account_id=ACCOUNT, name="alice", name_key="alice", path="/", created_at=0.0
-            )
-        )
-        conn.execute(
-            sa.insert(t.access_keys).values(
-                id=KEY,
-                account_id=ACCOUNT,
-                user_id="u-1",
-                secret_enc=box.encrypt_text("secret", aad=KEY),
-                status="Active",
-                created_at=0.0,
-            )
-        )
+    seed_user(db, "u-1", "alice", KEY, box.encrypt_text("secret", aad=KEY))
 
 
 def _racing(load: Callable[[Connection, str], PrincipalPolicies], write: Callable[[], None]) -> Callable[..., object]:

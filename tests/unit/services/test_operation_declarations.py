@@ -23,8 +23,8 @@ from iamd.services.registry import MODULES, Operation, load_all
 from iamd.services.targets import Target, TargetQuery
 from iamd.store import tables as t
 from iamd.store.db import Database
+from tests.unit.services.conftest import ACCOUNT, seed_user
 
-ACCOUNT = "123456789012"
 OPERATIONS = load_all()
 NEVER_DENIED = {("sts", "GetCallerIdentity"), ("sts", "GetSessionToken")}
 
@@ -106,20 +106,10 @@ def _target(db: Database, action: tuple[str, str], params: dict[str, Any], calle
 
 
 def test_existing_entity_has_its_stored_path_and_tags(db: Database) -> None:
+    seed_user(db, "u-2", "Bob", "AKIABOB", b"x", path="/ops/")
     with db.write() as conn:
-        conn.execute(sa.insert(t.accounts).values(id=ACCOUNT, name="a", created_at=0.0))
-        conn.execute(
-            sa.insert(t.users).values(
-                id="u-2", account_id=ACCOUNT, name="Bob", name_key="bob", path="/ops/", created_at=0.0
-            )
-        )
         conn.execute(
             sa.insert(t.tags).values(resource_type="user", resource_id="u-2", key_lower="team", key="team", value="red")
-        )
-        conn.execute(
-            sa.insert(t.access_keys).values(
-                id="AKIABOB", account_id=ACCOUNT, user_id="u-2", secret_enc=b"x", status="Active", created_at=0.0
-            )
         )
     found = _target(db, ("iam", "GetUser"), {"UserName": "bob"})
     assert found == Target(f"arn:aws:iam::{ACCOUNT}:user/ops/Bob", {"team": "red"})
