@@ -11,14 +11,13 @@ policies.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
 from iamd.auth.session_tokens import SessionClaims, session_of
-from iamd.core.clock import iso8601
+from iamd.core.clock import Clock, SystemClock, iso8601
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import Principal, PrincipalKind
@@ -67,7 +66,9 @@ class Authorizer:
         managed: ManagedPolicyCache,
         partition: str,
         message_box: SecretBox | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock: Clock = clock or SystemClock()
         self._policies = policies
         self._managed = managed
         self._partition = partition
@@ -147,7 +148,7 @@ class Authorizer:
         resource_policy_required: bool = False,
     ) -> Decision:
         """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception)."""
-        now = time.time()
+        now = self._clock.time()
         claims = session_of(caller)
         policies = self._caller_policies(caller)
         tags = dict(policies.tags)
