@@ -195,3 +195,15 @@ def test_an_operation_without_a_target_is_refused_not_widened(db: Database) -> N
     bare = Operation("iam", "Undeclared", lambda ctx, p: None, writes=False)
     with db.read() as conn, pytest.raises(RuntimeError, match="declares no authorization target"):
         authorizer.authorize_operation(conn, bare, _user(), {}, {})
+
+
+def test_deprecated_spellings_map_onto_the_declaration() -> None:
+    try:
+        registry.operation("sts", "OldSkip", skip_authorization=True)(lambda ctx, p: None)
+        registry.operation("sts", "OldUnsigned", needs_auth=False)(lambda ctx, p: None)
+        skip, unsigned = registry.OPERATIONS[("sts", "OldSkip")], registry.OPERATIONS[("sts", "OldUnsigned")]
+        assert (skip.authorization, skip.unsigned) == ("skip", False)
+        assert (unsigned.authorization, unsigned.unsigned) == ("skip", True)
+    finally:
+        registry.OPERATIONS.pop(("sts", "OldSkip"), None)
+        registry.OPERATIONS.pop(("sts", "OldUnsigned"), None)
