@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -12,6 +11,7 @@ from iamd.core.crypto import SecretBox
 from iamd.core.errors import InvalidClientTokenId
 from iamd.core.principal import Principal, PrincipalKind
 from iamd.store import tables as t
+from iamd.store.cache import LoadingCache
 from iamd.store.db import Database
 
 
@@ -26,24 +26,13 @@ class CredentialResolver:
         self._db = db
         self._box = box
         self._partition = partition
-        self._cache: dict[str, ResolvedKey | None] = {}
-        self._max = max_entries
-        self._lock = threading.Lock()
+        self._cache: LoadingCache[str, ResolvedKey | None] = LoadingCache(max_entries)
 
     def clear(self) -> None:
-        with self._lock:
-            self._cache = {}
+        self._cache.clear()
 
     def resolve(self, access_key_id: str) -> ResolvedKey:
-        cache = self._cache
-        if access_key_id in cache:
-            hit = cache[access_key_id]
-        else:
-            hit = self._load(access_key_id)
-            with self._lock:
-                if len(self._cache) >= self._max:
-                    self._cache = {}
-                self._cache[access_key_id] = hit
+        hit = self._cache.get(access_key_id, lambda: self._load(access_key_id))
         if hit is None:
             raise InvalidClientTokenId()
         return hit

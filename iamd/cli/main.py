@@ -7,12 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamd.cli import logs, policies_cmd, policy_cmd
+from iamd.core.clock import iso8601
 from iamd.core.config import OPTIONS, STORE_PREPARED_VARIABLE, Settings, load_settings, settings_to_env
 from iamd.core.options import Option
 
@@ -135,11 +135,6 @@ def settings_of(args: argparse.Namespace, environ: Mapping[str, str]) -> Setting
     return load_settings(environ, {path: getattr(args, dest, None) for dest, path in FLAG_DESTS.items()})
 
 
-def iso_time(epoch: float) -> str:
-    """Times in CLI output: ISO 8601, UTC, whole seconds (``2026-01-31T12:00:00Z``)."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run one command; the settings come from ``environ`` (default: the process's environment)."""
     env = os.environ if environ is None else environ
@@ -231,7 +226,7 @@ def accounts_command(args: argparse.Namespace, settings: Settings) -> int:
             with runtime.db.read() as conn:
                 listed = accounts.list_accounts(conn)
             for row in listed:
-                row["CreatedAt"] = iso_time(float(str(row["CreatedAt"])))
+                row["CreatedAt"] = iso8601(float(str(row["CreatedAt"])))
             print(json.dumps(listed, indent=2))
     finally:
         runtime.close()

@@ -7,6 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def iso8601(ts: float) -> str:
+    """Epoch seconds as AWS writes times in policies, tokens and reports: ``2026-01-31T12:00:00Z``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class Clock(Protocol):
     def time(self) -> float:
         """Seconds since the epoch."""

@@ -27,7 +27,6 @@ from the database unless the account's standing is not cached yet.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -42,6 +41,7 @@ from iamd.policy.compile import CompiledPolicy, compile_policy
 from iamd.policy.grammar import PolicyKind
 from iamd.policy.model import EvaluationRequest
 from iamd.store import tables as t
+from iamd.store.cache import LoadingCache
 from iamd.store.db import Database
 
 Levels = tuple[tuple[CompiledPolicy, ...], ...]
@@ -163,24 +163,18 @@ class OrgStandingCache:
 
     def __init__(self, db: Database, max_entries: int = 50_000) -> None:
         self._db = db
-        self._cache: dict[str, OrgStanding] = {}
-        self._max = max_entries
-        self._lock = threading.Lock()
+        self._cache: LoadingCache[str, OrgStanding] = LoadingCache(max_entries)
 
     def clear(self) -> None:
-        with self._lock:
-            self._cache = {}
+        self._cache.clear()
 
     def standing(self, account_id: str) -> OrgStanding | None:
-        hit = self._cache.get(account_id)
-        if hit is None:
-            with self._db.read() as conn:
-                hit = load_standing(conn, account_id) or _NONE
-            with self._lock:
-                if len(self._cache) >= self._max:
-                    self._cache = {}
-                self._cache[account_id] = hit
+        hit = self._cache.get(account_id, lambda: self._load(account_id))
         return hit if hit is not _NONE else None
+
+    def _load(self, account_id: str) -> OrgStanding:
+        with self._db.read() as conn:
+            return load_standing(conn, account_id) or _NONE
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 
+from iamd.core.clock import iso8601
 from iamd.core.principal import Principal, PrincipalKind
 from iamd.policy.model import PrincipalDescriptor, PrincipalType
 
@@ -25,10 +25,6 @@ DEFAULT_SESSION_NAME = "iamd-policy-evaluation"
 def valid_session_name(name: str) -> bool:
     """A RoleSessionName STS accepts: 2 to 64 of letters, digits and ``_+=,.@-``."""
     return _SESSION_NAME.match(name) is not None
-
-
-def _aws_time(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _principal_arn(p: PrincipalDescriptor) -> str | None:
@@ -73,7 +69,7 @@ _DERIVED: dict[str, tuple[str, _Derive]] = {
         ("aws:userid", lambda p, n, r: _user_id(p)),
         ("aws:SourceIdentity", lambda p, n, r: p.source_identity),
         ("aws:FederatedProvider", lambda p, n, r: p.federated_provider),
-        ("aws:CurrentTime", lambda p, n, r: _aws_time(n) if n is not None else None),
+        ("aws:CurrentTime", lambda p, n, r: iso8601(n) if n is not None else None),
         ("aws:EpochTime", lambda p, n, r: str(int(n)) if n is not None else None),
         ("aws:ResourceAccount", lambda p, n, r: r),
     )

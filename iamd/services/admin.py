@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from iamd.core.clock import Clock
+from iamd.core.clock import Clock, iso8601
 from iamd.core.crypto import SecretBox
 from iamd.services import token_keys
 from iamd.store import tables as t
@@ -36,7 +35,7 @@ def revoke_role_sessions(conn: Connection, clock: Clock, account_id: str | None,
     role = conn.execute(query).first()
     if role is None:
         raise AdminError(f"role {role_name} not found")
-    cutoff = datetime.fromtimestamp(clock.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cutoff = iso8601(clock.time())
     document = json.dumps(
         {
             "Version": "2012-10-17",

@@ -11,14 +11,13 @@ policies.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
 from iamd.auth.session_tokens import SessionClaims, session_of
+from iamd.core.clock import Clock, SystemClock, iso8601
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import Principal, PrincipalKind
@@ -47,15 +46,11 @@ _ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*
 _SESSION_TOKEN_STS_ACTIONS = frozenset({"AssumeRole", "GetCallerIdentity"})
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def session_context(claims: SessionClaims | None, now: float) -> dict[str, str]:
     """Condition keys that come from the caller's session (temporary credentials)."""
     if claims is None:
         return {}
-    out = {"aws:TokenIssueTime": _iso(claims.issued_at)}
+    out = {"aws:TokenIssueTime": iso8601(claims.issued_at)}
     if claims.mfa_authenticated_at is not None:
         out["aws:MultiFactorAuthPresent"] = "true"
         out["aws:MultiFactorAuthAge"] = str(max(0, int(now - claims.mfa_authenticated_at)))
@@ -71,7 +66,9 @@ class Authorizer:
         managed: ManagedPolicyCache,
         partition: str,
         message_box: SecretBox | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock: Clock = clock or SystemClock()
         self._policies = policies
         self._managed = managed
         self._partition = partition
@@ -151,7 +148,7 @@ class Authorizer:
         resource_policy_required: bool = False,
     ) -> Decision:
         """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception)."""
-        now = time.time()
+        now = self._clock.time()
         claims = session_of(caller)
         policies = self._caller_policies(caller)
         tags = dict(policies.tags)

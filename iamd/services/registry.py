@@ -94,7 +94,19 @@ def operation(
     authorization: Authorization = "before",
     unsigned: bool = False,
     writes: bool | None = None,
+    skip_authorization: bool = False,
+    needs_auth: bool = True,
 ) -> Callable[[Handler], Handler]:
+    """Register a handler with its declaration.
+
+    ``skip_authorization=True`` and ``needs_auth=False`` are deprecated spellings kept while
+    branches written before the declarations are merged: they mean ``authorization="skip"`` and
+    ``unsigned=True, authorization="skip"`` (the handler then decides who may call it).
+    """
+    if skip_authorization or not needs_auth:
+        authorization = "skip"
+    unsigned = unsigned or not needs_auth
+
     def register(fn: Handler) -> Handler:
         key = (service, name)
         if key in OPERATIONS:

@@ -71,6 +71,7 @@ class Runtime:
             self.managed_policies,
             settings.identity.partition,
             message_box=self.box if settings.sts.encoded_authorization_messages else None,
+            clock=self.clock,
         )
         self.watcher.subscribe(self.token_keys.clear)
         self.token_cache = TokenCache()

@@ -23,6 +23,7 @@ from iamd.core.errors import AccessDenied, ValidationError
 from iamd.core.principal import Principal, PrincipalKind
 from iamd.policy import CompiledPolicy, PolicyKind, compile_policy
 from iamd.store import tables as t
+from iamd.store.queries import entity_tags
 
 ContextValues = dict[str, str | Sequence[str]]
 
@@ -168,14 +169,6 @@ def first(*builders: TargetBuilder) -> TargetBuilder:
 def user_or_caller() -> TargetBuilder:
     """UserName when given, else the calling user (AWS's self-service operations)."""
     return first(existing("user", "UserName"), calling_user)
-
-
-def entity_tags(conn: Connection, resource_type: str, resource_id: str) -> dict[str, str]:
-    tt = t.tags
-    rows = conn.execute(
-        sa.select(tt.c.key, tt.c.value).where(tt.c.resource_type == resource_type, tt.c.resource_id == resource_id)
-    )
-    return {r.key: r.value for r in rows}
 
 
 # --- condition keys from the request ------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -12,6 +11,7 @@ from iamd.auth.session_tokens import TokenKeyRing
 from iamd.core.clock import Clock
 from iamd.core.crypto import SecretBox
 from iamd.store import tables as t
+from iamd.store.cache import LoadingCache
 from iamd.store.db import Database
 
 
@@ -42,20 +42,13 @@ class TokenKeyCache:
     def __init__(self, db: Database, box: SecretBox) -> None:
         self._db = db
         self._box = box
-        self._ring: TokenKeyRing | None = None
-        self._lock = threading.Lock()
+        self._cache: LoadingCache[str, TokenKeyRing] = LoadingCache(1)
 
     def clear(self) -> None:
-        self._ring = None
+        self._cache.clear()
 
     def ring(self) -> TokenKeyRing:
-        ring = self._ring
-        if ring is not None:
-            return ring
-        with self._lock:
-            if self._ring is None:
-                self._ring = self._load()
-            return self._ring
+        return self._cache.get("ring", self._load)
 
     def _load(self) -> TokenKeyRing:
         tk = t.token_keys

@@ -22,7 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from iamd.core.errors import AwsError, ConcurrentModification, ServiceUnavailable
+from iamd.core.errors import ConcurrentModification, ServiceUnavailable
 from iamd.core.private_files import ensure_private_dir, open_private, touch_private
 from iamd.store import tables
 
@@ -81,11 +81,8 @@ class Database:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
-        except sa.exc.DBAPIError as exc:
-            raise _unavailable(exc) from exc
+        with _database_errors(), self.engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -98,11 +95,8 @@ class Database:
     def side_write(self) -> Iterator[Connection]:
         """A write transaction that does not bump the generation: for bookkeeping no cache reads
         (console sessions, sign-in throttling, WebAuthn challenges)."""
-        try:
-            with self.engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
-                yield conn
-        except sa.exc.DBAPIError as exc:
-            raise _unavailable(exc) from exc
+        with _database_errors(), self.engine.connect().execution_options(iamd_write=True) as conn, conn.begin():
+            yield conn
 
     def current_generation(self) -> int:
         with self.read() as conn:
@@ -186,14 +180,38 @@ def alembic_config(conn: Connection | None = None) -> Any:
     return cfg
 
 
-def _unavailable(exc: sa.exc.DBAPIError) -> AwsError:
-    if isinstance(exc, sa.exc.IntegrityError):
-        # Two requests raced to create the same thing; the loser's transaction rolled back whole.
-        return ConcurrentModification(
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE unique_violation
+_SQLITE_UNIQUE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+
+
+def is_uniqueness_violation(exc: sa.exc.IntegrityError) -> bool:
+    """A unique or primary key constraint refused the row (and not a foreign key, NOT NULL or CHECK)."""
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == _UNIQUE_VIOLATION or getattr(orig, "sqlite_errorname", None) in (
+        _SQLITE_UNIQUE
+    )
+
+
+@contextlib.contextmanager
+def _database_errors() -> Iterator[None]:
+    """What a transaction's database errors become for the caller.
+
+    A uniqueness violation is the race the schema expects: two requests created the same name
+    (or row) at once, and the loser's transaction rolled back whole: ``ConcurrentModification``.
+    Any other broken constraint is a bug and is not dressed up as a race: it propagates (an
+    InternalFailure the log explains).  Other database errors mean the database did not answer.
+    """
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        if not is_uniqueness_violation(exc):
+            raise
+        raise ConcurrentModification(
             "The request was rejected because it conflicted with a concurrent change; retry it."
-        )
-    log.error("database error: %s", type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__)
-    return ServiceUnavailable("The service is unavailable: its database did not answer. Please retry.")
+        ) from exc
+    except sa.exc.DBAPIError as exc:
+        log.error("database error: %s", type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__)
+        raise ServiceUnavailable("The service is unavailable: its database did not answer. Please retry.") from exc
 
 
 def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:

@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from iamd.core.clock import FixedClock
 from iamd.core.config import SecretSettings, Settings
 from iamd.core.crypto import new_key_text
-from iamd.core.errors import InvalidClientTokenId
+from iamd.core.errors import ConcurrentModification, InvalidClientTokenId
 from iamd.services import accounts
 from iamd.services.runtime import ConfigError, Runtime
 from iamd.store import tables as t
+from iamd.store.db import is_uniqueness_violation
 from tests.storage.conftest import ACCOUNT, ROOT_KEY, ROOT_SECRET
 
 
@@ -70,9 +71,19 @@ def test_every_write_bumps_generation(runtime: Runtime) -> None:
 
 def test_unique_names_are_case_insensitive(runtime: Runtime) -> None:
     values = dict(account_id=ACCOUNT, path="/", created_at=1.0)
-    with pytest.raises(Exception), runtime.db.write() as conn:  # noqa: B017 - IntegrityError wrapped
+    with pytest.raises(ConcurrentModification), runtime.db.write() as conn:  # a uniqueness race, as AWS answers it
         conn.execute(t.users.insert().values(id="AIDA1", name="Bob", name_key="bob", **values))
         conn.execute(t.users.insert().values(id="AIDA2", name="BOB", name_key="bob", **values))
+
+
+def test_other_broken_constraints_are_not_passed_off_as_races(runtime: Runtime) -> None:
+    """A foreign key (or NOT NULL) violation is a bug: it is not turned into ConcurrentModification."""
+    values = dict(path="/", created_at=1.0, name="Orphan", name_key="orphan")
+    with pytest.raises(sa.exc.IntegrityError) as info, runtime.db.write() as conn:
+        conn.execute(t.users.insert().values(id="AIDA3", account_id="000000000000", **values))
+    assert not is_uniqueness_violation(info.value)
+    with runtime.db.read() as conn:
+        assert conn.execute(sa.select(t.users.c.id).where(t.users.c.id == "AIDA3")).first() is None
 
 
 def test_second_node_sees_changes_within_the_bound(runtime: Runtime, store_settings: Settings) -> None:

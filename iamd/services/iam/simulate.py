@@ -38,7 +38,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core.arn import split_iam_resource, try_parse
@@ -62,6 +61,7 @@ from iamd.services.principal_policies import SourcedPolicy, load_role, load_user
 from iamd.services.registry import operation
 from iamd.services.targets import any_resource, arn_param
 from iamd.store import tables as t
+from iamd.store.queries import entity_policies
 
 IDENTITY_SOURCE = "IAM Policy"
 RESOURCE_SOURCE = "Resource Policy"
@@ -340,28 +340,6 @@ def _source_id(policy: SourcedPolicy) -> str:
     return f"{kind}_{entity}_{policy_name}"
 
 
-def _group_policies(ctx: OperationContext, group: Row[Any]) -> list[SourcedPolicy]:
-    ip, pa, mp, pv = t.inline_policies, t.policy_attachments, t.managed_policies, t.policy_versions
-    inline = ctx.conn.execute(
-        sa.select(ip.c.name, ip.c.document)
-        .where(ip.c.principal_type == "group", ip.c.principal_id == group.id)
-        .order_by(ip.c.name_key)
-    )
-    out = [SourcedPolicy(f"group/{group.name}/inline/{r.name}", r.document) for r in inline]
-    attached = ctx.conn.execute(
-        sa.select(mp.c.arn, pv.c.document)
-        .select_from(
-            pa.join(mp, mp.c.id == pa.c.policy_id).join(
-                pv, sa.and_(pv.c.policy_id == mp.c.id, pv.c.version_id == mp.c.default_version)
-            )
-        )
-        .where(pa.c.principal_type == "group", pa.c.principal_id == group.id)
-        .order_by(mp.c.arn)
-    )
-    out += [SourcedPolicy(r.arn, r.document) for r in attached]
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class _Entity:
     kind: str
@@ -387,7 +365,7 @@ def _source_entity(ctx: OperationContext, source_arn: str) -> _Entity:
 def _entity_policies(ctx: OperationContext, entity: _Entity) -> tuple[list[SourcedPolicy], SourcedPolicy | None]:
     """The entity's identity policies and permissions boundary."""
     if entity.kind == "group":
-        return _group_policies(ctx, entity.row), None
+        return entity_policies(ctx.conn, "group", entity.row.id, entity.row.name), None
     loaded = load_user(ctx.conn, entity.row.id) if entity.kind == "user" else load_role(ctx.conn, entity.row.id)
     return list(loaded.identity), loaded.boundary
 

@@ -15,12 +15,12 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 import jinja2
 
+from iamd.core.clock import iso8601
 from iamd.core.errors import AwsError
 from iamd.core.http import HttpRequest
 from iamd.services.console import actions, fido_devices, sessions, signin, throttle
@@ -38,10 +38,6 @@ log = logging.getLogger("iamd.console")
 
 PREFIX = "/console"
 STATIC = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Page:
@@ -144,7 +140,7 @@ class Page:
             partition=self.rt.settings.identity.partition,
             fido_offered=fido_devices.offered(self.rt.settings),
             signed_in=session is not None and session.state == ACTIVE,
-            iso=_iso,
+            iso=iso8601,
             **values,
         )
         return Reply(status=status, body=body.encode(), set_cookies=self.set_cookies)

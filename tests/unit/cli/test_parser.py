@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from iamd.cli.main import build_parser, iso_time, main, settings_of
+from iamd.cli.main import build_parser, main, settings_of
+from iamd.core.clock import iso8601
 from iamd.core.config import OPTIONS
 
 ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -112,8 +113,8 @@ def test_version() -> None:
 
 
 def test_iso_time() -> None:
-    assert iso_time(0) == "1970-01-01T00:00:00Z"
-    assert iso_time(1_800_000_000.75) == "2027-01-15T08:00:00Z"
+    assert iso8601(0) == "1970-01-01T00:00:00Z"
+    assert iso8601(1_800_000_000.75) == "2027-01-15T08:00:00Z"
 
 
 def test_command_output_and_logs_use_iso_times(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ ENVIRONMENT_READERS = {
 }
 CLOCK_READERS = {
     "core/clock.py": "the clock itself",
-    "services/authz.py": "decide() still reads time.time() (its owner will route it through the clock)",
     "store/db.py": "bump_generation() stamps generation.changed_at, which nothing reads, without a clock",
     "metrics.py": "perf_counter() measures database statement durations for a histogram, not a time of day",
     "audit/store.py": "monotonic() paces the background flush thread, not a time of day",

@@ -18,6 +18,7 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from botocore.session import get_session
 
+from iamd.core.errors import ValidationError
 from iamd.web.protocol.form import parse_form
 from iamd.web.protocol.model import ServiceSpec, Shape, load_service
 from iamd.web.protocol.query_parser import parse_input
@@ -179,9 +180,9 @@ def test_input_required_members_are_enforced(service: str, operation: str) -> No
     if not shape.required:
         assert parse_input(spec, operation, {"Action": operation}) == {}
         return
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ValidationError) as info:
         parse_input(spec, operation, {"Action": operation, "Version": spec.api_version})
-    err: Any = info.value
+    err = info.value
     assert err.code == "ValidationError"
     missing = [m for m in shape.members.values() if m.name in shape.required]
     assert err.message.startswith(f"{len(missing)} validation error{'s' if len(missing) > 1 else ''} detected: ")

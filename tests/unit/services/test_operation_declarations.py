@@ -23,8 +23,8 @@ from iamd.services.registry import MODULES, Operation, load_all
 from iamd.services.targets import Target, TargetQuery
 from iamd.store import tables as t
 from iamd.store.db import Database
+from tests.unit.services.conftest import ACCOUNT, seed_user
 
-ACCOUNT = "123456789012"
 OPERATIONS = load_all()
 NEVER_DENIED = {("sts", "GetCallerIdentity"), ("sts", "GetSessionToken")}
 
@@ -106,20 +106,10 @@ def _target(db: Database, action: tuple[str, str], params: dict[str, Any], calle
 
 
 def test_existing_entity_has_its_stored_path_and_tags(db: Database) -> None:
+    seed_user(db, "u-2", "Bob", "AKIABOB", b"x", path="/ops/")
     with db.write() as conn:
-        conn.execute(sa.insert(t.accounts).values(id=ACCOUNT, name="a", created_at=0.0))
-        conn.execute(
-            sa.insert(t.users).values(
-                id="u-2", account_id=ACCOUNT, name="Bob", name_key="bob", path="/ops/", created_at=0.0
-            )
-        )
         conn.execute(
             sa.insert(t.tags).values(resource_type="user", resource_id="u-2", key_lower="team", key="team", value="red")
-        )
-        conn.execute(
-            sa.insert(t.access_keys).values(
-                id="AKIABOB", account_id=ACCOUNT, user_id="u-2", secret_enc=b"x", status="Active", created_at=0.0
-            )
         )
     found = _target(db, ("iam", "GetUser"), {"UserName": "bob"})
     assert found == Target(f"arn:aws:iam::{ACCOUNT}:user/ops/Bob", {"team": "red"})
@@ -205,3 +195,15 @@ def test_an_operation_without_a_target_is_refused_not_widened(db: Database) -> N
     bare = Operation("iam", "Undeclared", lambda ctx, p: None, writes=False)
     with db.read() as conn, pytest.raises(RuntimeError, match="declares no authorization target"):
         authorizer.authorize_operation(conn, bare, _user(), {}, {})
+
+
+def test_deprecated_spellings_map_onto_the_declaration() -> None:
+    try:
+        registry.operation("sts", "OldSkip", skip_authorization=True)(lambda ctx, p: None)
+        registry.operation("sts", "OldUnsigned", needs_auth=False)(lambda ctx, p: None)
+        skip, unsigned = registry.OPERATIONS[("sts", "OldSkip")], registry.OPERATIONS[("sts", "OldUnsigned")]
+        assert (skip.authorization, skip.unsigned) == ("skip", False)
+        assert (unsigned.authorization, unsigned.unsigned) == ("skip", True)
+    finally:
+        registry.OPERATIONS.pop(("sts", "OldSkip"), None)
+        registry.OPERATIONS.pop(("sts", "OldUnsigned"), None)
