@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamd.cli import logs, policies_cmd, policy_cmd, workloads_cmd
+from iamd.cli import logs, policies_cmd, policy_cmd, rolesanywhere_cmd, workloads_cmd
 from iamd.core.config import OPTIONS, STORE_PREPARED_VARIABLE, Settings, load_settings, settings_to_env
 from iamd.core.options import Option
 
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_cmd.register(sub)
     policies_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     workloads_cmd.register(sub, lambda p: _store_options(p, suppress=True))
+    rolesanywhere_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     for name, help_text in _STANDALONE.items():
         sub.add_parser(name, help=help_text, add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return policies_cmd.run(args, settings)
     if args.command == "workloads":
         return workloads_cmd.run(args, settings)
+    if args.command == "rolesanywhere":
+        return rolesanywhere_cmd.run(args, settings)
     return admin_command(args, settings)
 
 

@@ -19,6 +19,8 @@ from iamd.web.api import ApiHandler
 from iamd.web.console.handler import ConsoleHandler
 from iamd.web.protocol.form import MAX_BODY
 from iamd.web.protocol.xml_serializer import serialize_error
+from iamd.web.rolesanywhere import PATH as CREATE_SESSION_PATH
+from iamd.web.rolesanywhere import CreateSessionHandler
 from iamd.web.workloads import PREFIX as WORKLOADS_PREFIX
 from iamd.web.workloads import WorkloadsHandler
 
@@ -42,6 +44,7 @@ class IamdApp:
         self.api = ApiHandler(self.runtime)
         self.console = ConsoleHandler(self.runtime)
         self.workloads = WorkloadsHandler(self.runtime)
+        self.create_session = CreateSessionHandler(self.runtime)
         self.access_log = AccessLog(settings.server.access_log, self.runtime.clock)
         self.ready = False
         self._prepare = prepare
@@ -146,7 +149,10 @@ class IamdApp:
             await self._console(scope, receive, send)
             return
         if path.startswith(WORKLOADS_PREFIX):
-            await self._workloads(scope, receive, send)
+            await self._off_loop(scope, receive, send, self.workloads.handle)
+            return
+        if path == CREATE_SESSION_PATH:  # Roles Anywhere's CreateSession, X.509-signed (no SigV4)
+            await self._off_loop(scope, receive, send, self.create_session.handle)
             return
         if path != "/":
             await _respond(send, 404, b"not found\n", b"text/plain")
@@ -170,9 +176,6 @@ class IamdApp:
 
     async def _console(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._off_loop(scope, receive, send, self.console.handle)
-
-    async def _workloads(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._off_loop(scope, receive, send, self.workloads.handle)
 
     async def _off_loop(
         self, scope: Scope, receive: Receive, send: Send, handle: Callable[[HttpRequest], _Response]

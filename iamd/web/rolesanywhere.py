@@ -1,0 +1,81 @@
+"""Roles Anywhere's CreateSession (``POST /sessions``, X.509-signed) as iamd serves it.
+
+REST-JSON like AWS: the answer is 201 with ``credentialSet`` and ``subjectArn``; errors are
+``{"message": ...}`` with the code in ``x-amzn-ErrorType`` (403 ``AccessDeniedException``, 400
+``ValidationException``). The request's body may be ``application/json`` (AWS's signing helper, ARNs in
+the query) or ``application/x-amz-json-1.0`` (``iam-rolesanywhere-session``, ARNs in the body).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+from iamd.auth.x509 import X509AuthError
+from iamd.core import ids
+from iamd.core.errors import AwsError
+from iamd.core.http import HttpRequest
+from iamd.services import rolesanywhere
+from iamd.services.runtime import Runtime
+
+log = logging.getLogger("iamd.rolesanywhere")
+
+PATH = "/sessions"
+MAX_BODY = 64 * 1024
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def _answer(status: int, document: dict[str, Any], request_id: str, error_code: str | None = None) -> Response:
+    body = json.dumps(document).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"x-amzn-requestid", request_id.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if error_code is not None:
+        headers.append((b"x-amzn-errortype", error_code.encode()))
+    return status, headers, body
+
+
+def _error(status: int, code: str, message: str, request_id: str) -> Response:
+    return _answer(status, {"message": message}, request_id, code)
+
+
+class CreateSessionHandler:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def handle(self, request: HttpRequest) -> Response:
+        request_id = ids.request_id()
+        if request.method != "POST":
+            return _error(405, "MethodNotAllowedException", "Use POST /sessions.", request_id)
+        try:
+            query = dict(parse_qsl(request.query_string, keep_blank_values=True))
+            body = _body(request.body)
+            with self.runtime.db.read() as conn:
+                result = rolesanywhere.create_session(conn, self.runtime, request, query, body)
+            return _answer(201, result, request_id)
+        except X509AuthError as error:
+            return _error(error.status, error.aws_code, error.message, request_id)
+        except AwsError as error:
+            return _error(error.status, error.code, error.message, request_id)
+        except Exception:
+            log.exception("unhandled error in CreateSession %s", request_id)
+            return _error(500, "InternalServerException", "Internal failure.", request_id)
+
+
+def _body(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_BODY:
+        raise rolesanywhere.ValidationException("The request body is too large.")
+    if not raw.strip():
+        return {}
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise rolesanywhere.ValidationException("The request body is not JSON.") from None
+    if not isinstance(document, dict):
+        raise rolesanywhere.ValidationException("The request body must be a JSON object.")
+    return document
