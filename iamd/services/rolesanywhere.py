@@ -37,6 +37,8 @@ from sqlalchemy.engine import Connection
 
 from iamd.auth.session_tokens import SessionClaims
 from iamd.auth.x509 import (
+    ALGORITHM_RSA,
+    ReplayedRequest,
     SignatureReplayCache,
     check_request_time,
     parse_x509_request,
@@ -71,6 +73,11 @@ MAX_BUNDLE_CERTIFICATES = 50
 _TAG_TEXT = re.compile(r"[\w\s.:/=+\-@]*", re.UNICODE)
 _REPLAYS = SignatureReplayCache()
 """Per process: the same signed CreateSession is accepted once within its 15-minute window."""
+RSA_RESIGN_SECONDS = 2.0
+"""RSA PKCS#1 v1.5 signatures are deterministic: two clients (two ``credential_process`` runs) that sign
+the same request in the same second send the same signature. A repeat that arrives within this many
+seconds of its X-Amz-Date is such a re-signing, not a replay; later repeats are refused. ECDSA
+signatures are randomized, so a repeated one is always a replay."""
 
 
 class AccessDeniedException(AwsError):
@@ -526,6 +533,7 @@ class SubjectRecorder:
         self._interval = interval
         self._pending: dict[tuple[str, str, str], _Seen] = {}
         self._ids: dict[tuple[str, str, str], str] = {}
+        self._written: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
         self._last_flush = 0.0
 
@@ -536,11 +544,15 @@ class SubjectRecorder:
             return self._ids.setdefault(key, str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(key))))
 
     def record(self, seen: _Seen, db: Database) -> None:
+        """Keep ``seen``; write the batch when it is due, or at once for a subject this process has not
+        written yet (so ListSubjects shows a new subject right away; only lastSeenAt waits)."""
+        key = (seen.account_id, seen.region, seen.x509_subject)
         with self._lock:
-            self._pending[(seen.account_id, seen.region, seen.x509_subject)] = seen
-            due = seen.when - self._last_flush >= self._interval
+            self._pending[key] = seen
+            due = seen.when - self._last_flush >= self._interval or key not in self._written
             if due:
                 self._last_flush = seen.when
+                self._written.add(key)
         if due:
             self.flush(db)
 
@@ -674,7 +686,12 @@ def create_session(
     path = verify_path(
         signature.certificate, signature.intermediates, _anchor_certificates(conn, anchor, now), moment, crls
     )
-    _REPLAYS.check_and_record(signature, now)
+    try:
+        _REPLAYS.check_and_record(signature, now)
+    except ReplayedRequest:
+        fresh = now - signature.request_time.timestamp() <= RSA_RESIGN_SECONDS
+        if not (signature.algorithm == ALGORITHM_RSA and fresh):
+            raise
     cert = path.certificate
 
     p_partition, p_region, p_account, profile_id = _parse_arn(inputs.get("profileArn"), "profile")

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ import pytest
 from botocore.config import Config
 from iam_rolesanywhere_session import CredentialsRetrievalError, IAMRolesAnywhereSession
 
+from iamd.auth.x509_identity import role_session_name
+from iamd.services.rolesanywhere import RSA_RESIGN_SECONDS
 from tests.support import pki
 from tests.support.console_client import self_signed_certificate, start_tls_server
 from tests.support.server import Server, postgres_database
@@ -138,7 +141,7 @@ def _leaf(ra: RolesAnywhere, cn: str, key_type: pki.KeyType = "ec", ou: str = "p
 def test_package_session_gets_credentials_that_work(ra: RolesAnywhere, key_type: pki.KeyType) -> None:
     leaf = _leaf(ra, f"host-{key_type}.example.com", key_type)
     frozen = ra.session(leaf, session_duration=900).get_refreshable_credentials().get_frozen_credentials()
-    serial = format(leaf.certificate.serial_number, "x")
+    serial = role_session_name(leaf.certificate)
     caller = ra.caller(frozen)
     assert caller["Arn"] == f"arn:aws:sts::{ra.server.account_id}:assumed-role/{ra.role_name}/{serial}"
     subjects = ra.cli("list-subjects")["subjects"]
@@ -240,12 +243,19 @@ def _send(ra: RolesAnywhere, request: urllib.request.Request) -> tuple[int, dict
 
 
 def test_replayed_and_forged_requests(ra: RolesAnywhere) -> None:
-    leaf = _leaf(ra, "replay.example.com", "rsa")
+    leaf = _leaf(ra, "replay.example.com", "ec")
     request, _ = _raw_create_session(ra, leaf)
     status, answer, _ = _send(ra, request)
     assert status == 201 and answer["credentialSet"][0]["roleArn"] == ra.role_arn
     assert answer["subjectArn"].startswith(f"arn:aws:rolesanywhere:us-east-1:{ra.server.account_id}:subject/")
-    status, answer, code = _send(ra, request)  # RSA PKCS#1 v1.5: the very same signature again
+    status, answer, code = _send(ra, request)  # the very same (randomized ECDSA) signature again
+    assert (status, code) == (403, "AccessDeniedException") and "already" in answer["message"]
+
+    rsa_leaf = _leaf(ra, "replay-rsa.example.com", "rsa")
+    request, _ = _raw_create_session(ra, rsa_leaf)
+    assert _send(ra, request)[0] == 201
+    time.sleep(RSA_RESIGN_SECONDS + 1)  # later than a client re-signing in the same second could send it
+    status, answer, code = _send(ra, request)
     assert (status, code) == (403, "AccessDeniedException") and "already" in answer["message"]
 
     forged, _ = _raw_create_session(ra, leaf)
@@ -301,4 +311,4 @@ def test_credential_helper_and_a_credential_process_profile(ra: RolesAnywhere, t
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    assert arn.endswith(f"/{ra.role_name}/{format(leaf.certificate.serial_number, 'x')}")
+    assert arn.endswith(f"/{ra.role_name}/{role_session_name(leaf.certificate)}")
