@@ -24,7 +24,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -599,6 +599,45 @@ SUBJECTS = SubjectRecorder()
 # --- CreateSession ----------------------------------------------------------------------------------
 
 
+class ConfigCache:
+    """Anchors (with their parsed certificates and enabled CRLs), profiles and roles CreateSession read,
+    kept until the store's generation moves (subscribe ``clear`` to the runtime's watcher)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, ...], Any] = {}
+
+    def clear(self) -> None:
+        self._entries = {}
+
+    def get(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
+        entries = self._entries
+        if key in entries:
+            return entries[key]
+        value = entries[key] = load()
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class _TrustedAnchor:
+    row: Any
+    certificates: list[x509.Certificate]
+    crls: list[x509.CertificateRevocationList]
+
+
+def _load_anchor(conn: Connection, anchor_id: str, account: str, region: str, now: float) -> _TrustedAnchor | None:
+    ta, c = t.rolesanywhere_trust_anchors, t.rolesanywhere_crls
+    row = conn.execute(
+        sa.select(ta).where(ta.c.id == anchor_id, ta.c.account_id == account, ta.c.region == region)
+    ).first()
+    if row is None:
+        return None
+    crls = [
+        x509.load_der_x509_crl(r.crl_der)
+        for r in conn.execute(sa.select(c.c.crl_der).where(c.c.trust_anchor_id == row.id, c.c.enabled.is_(True)))
+    ]
+    return _TrustedAnchor(row, _anchor_certificates(conn, row, now), crls)
+
+
 def _anchor_certificates(conn: Connection, anchor: Any, now: float) -> list[x509.Certificate]:
     if anchor.source_type == SELF_SIGNED_REPOSITORY:
         return [ca.certificate for ca in workloads.trusted_cas(conn, now) if ca.account_id == anchor.account_id]
@@ -658,7 +697,12 @@ def _inputs(query: Mapping[str, str], body: Mapping[str, Any]) -> dict[str, Any]
 
 
 def create_session(
-    conn: Connection, rt: Runtime, request: HttpRequest, query: Mapping[str, str], body: Mapping[str, Any]
+    conn: Connection,
+    rt: Runtime,
+    cache: ConfigCache,
+    request: HttpRequest,
+    query: Mapping[str, str],
+    body: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Verify an X.509-signed CreateSession and answer its ``credentialSet`` (status 201)."""
     now = rt.clock.time()
@@ -669,23 +713,16 @@ def create_session(
     verify_signature(request, signature)
     inputs = _inputs(query, body)
     partition, region, account, anchor_id = _parse_arn(inputs.get("trustAnchorArn"), "trust-anchor")
-    ta = t.rolesanywhere_trust_anchors
-    anchor = conn.execute(
-        sa.select(ta).where(ta.c.id == anchor_id, ta.c.account_id == account, ta.c.region == region)
-    ).first()
+    trusted = cache.get(
+        ("anchor", anchor_id, account, region), lambda: _load_anchor(conn, anchor_id, account, region, now)
+    )
     untrusted = "Untrusted signing certificate: "
-    if anchor is None or partition != rt.settings.identity.partition:
+    if trusted is None or partition != rt.settings.identity.partition:
         raise AccessDeniedException(untrusted + f"the trust anchor {inputs['trustAnchorArn']} does not exist.")
+    anchor = trusted.row
     if not anchor.enabled:
         raise AccessDeniedException(untrusted + f"the trust anchor {inputs['trustAnchorArn']} is disabled.")
-    c = t.rolesanywhere_crls
-    crls = [
-        x509.load_der_x509_crl(r.crl_der)
-        for r in conn.execute(sa.select(c.c.crl_der).where(c.c.trust_anchor_id == anchor.id, c.c.enabled.is_(True)))
-    ]
-    path = verify_path(
-        signature.certificate, signature.intermediates, _anchor_certificates(conn, anchor, now), moment, crls
-    )
+    path = verify_path(signature.certificate, signature.intermediates, trusted.certificates, moment, trusted.crls)
     try:
         _REPLAYS.check_and_record(signature, now)
     except ReplayedRequest:
@@ -696,7 +733,10 @@ def create_session(
 
     p_partition, p_region, p_account, profile_id = _parse_arn(inputs.get("profileArn"), "profile")
     p = t.rolesanywhere_profiles
-    profile = conn.execute(sa.select(p).where(p.c.id == profile_id, p.c.account_id == account)).first()
+    profile = cache.get(
+        ("profile", profile_id, account),
+        lambda: conn.execute(sa.select(p).where(p.c.id == profile_id, p.c.account_id == account)).first(),
+    )
     if profile is None or (p_partition, p_region, p_account) != (partition, region, account):
         raise AccessDeniedException(f"The profile {inputs['profileArn']} does not exist in the trust anchor's account.")
     if not profile.enabled:
@@ -720,9 +760,12 @@ def create_session(
         raise AccessDeniedException(f"The role {role_arn} is not in the trust anchor's account.")
     _, path_prefix, role_name = split_iam_resource(parsed_role.resource)
     r = t.roles
-    role = conn.execute(
-        sa.select(r).where(r.c.account_id == account, r.c.name_key == role_name.lower(), r.c.path == path_prefix)
-    ).first()
+    role = cache.get(
+        ("role", account, role_name.lower(), path_prefix),
+        lambda: conn.execute(
+            sa.select(r).where(r.c.account_id == account, r.c.name_key == role_name.lower(), r.c.path == path_prefix)
+        ).first(),
+    )
     if role is None or role.name != role_name:
         raise AccessDeniedException(f"The role {role_arn} does not exist.")
 

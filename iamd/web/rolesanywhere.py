@@ -47,6 +47,8 @@ def _error(status: int, code: str, message: str, request_id: str) -> Response:
 class CreateSessionHandler:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.cache = rolesanywhere.ConfigCache()
+        runtime.watcher.subscribe(self.cache.clear)
 
     def handle(self, request: HttpRequest) -> Response:
         request_id = ids.request_id()
@@ -55,8 +57,9 @@ class CreateSessionHandler:
         try:
             query = dict(parse_qsl(request.query_string, keep_blank_values=True))
             body = _body(request.body)
+            self.runtime.watcher.refresh_if_due()  # admin changes from other nodes and the CLI
             with self.runtime.db.read() as conn:
-                result = rolesanywhere.create_session(conn, self.runtime, request, query, body)
+                result = rolesanywhere.create_session(conn, self.runtime, self.cache, request, query, body)
             return _answer(201, result, request_id)
         except X509AuthError as error:
             return _error(error.status, error.aws_code, error.message, request_id)
