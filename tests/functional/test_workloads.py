@@ -9,6 +9,9 @@ get are used against iamd.
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +32,7 @@ from iamd.agent.workload import IamdWorkloadSource, WorkloadState, enroll
 from iamd.auth.x509 import WORKLOAD_SERVICE, sign_request
 from iamd.core.clock import FixedClock
 from tests.support import pki
-from tests.support.server import Server, postgres_database, start_server
+from tests.support.server import Server, free_port, postgres_database, start_server
 from tests.unit.agent.test_providers import clean_aws_env, run_ahead
 
 __all__ = ["clean_aws_env"]
@@ -311,3 +314,89 @@ def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql":
         request.getfixturevalue("pg_url")
     return str(request.param)
+
+
+def test_renewal_and_ca_rotation_keep_the_workload_going(iamd: Server, tmp_path: Path) -> None:
+    iamd.client("iam").create_role(RoleName="task-role", AssumeRolePolicyDocument=json.dumps(ECS_TRUST))
+    first = _enrolled(iamd, tmp_path / "agent", "--role", "task-role")
+    rotated = _cli_json(iamd, "workloads", "rotate-ca")
+    source = IamdWorkloadSource(tmp_path / "agent")
+    assert source.fetch().access_key_id.startswith("ASIA")  # the retired CA still vouches for its certificate
+    source.renew()
+    renewed = WorkloadState.load(tmp_path / "agent")
+    assert renewed.certificate.serial_number != first.certificate.serial_number
+    assert renewed.certificate.issuer != first.certificate.issuer  # issued by the new CA
+    assert rotated["CaId"] in renewed.certificate.issuer.rfc4514_string()
+    assert source.fetch().access_key_id.startswith("ASIA")
+    # the old certificate stays valid until it expires
+    status, answer = _post(
+        iamd.url + "/_iamd/workloads/credentials", b"{}", _signed_by(iamd, first.certificate, first.private_key)
+    )
+    assert status == 200 and answer["AccessKeyId"].startswith("ASIA")
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "iamd", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_agent_command_enrols_and_serves_both_endpoints(
+    iamd: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _instance_profile(iamd)
+    registration = _cli_json(iamd, "workloads", "register", "--instance-profile", "app")
+    token_file = tmp_path / "bootstrap"
+    token_file.write_text(registration["BootstrapToken"] + "\n")
+    state = tmp_path / "state"
+    enrolled = _run_cli(
+        "agent", "enroll", "--endpoint", iamd.url, "--bootstrap-token-file", str(token_file), "--state-dir", str(state)
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert registration["WorkloadId"] in enrolled.stdout
+    assert (state / "workload.key").stat().st_mode & 0o077 == 0
+    imds_port, container_port = free_port(), free_port()
+    container_token = tmp_path / "container-token"
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "iamd",
+            "agent",
+            "run",
+            "--state-dir",
+            str(state),
+            "--imds",
+            f"127.0.0.1:{imds_port}",
+            "--container",
+            f"127.0.0.1:{container_port}",
+            "--container-token-file",
+            str(container_token),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # both listeners accept connections
+            try:
+                for port in (imds_port, container_port):
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        token = container_token.read_bytes()
+        assert token and not token.endswith(b"\n")  # botocore sends the file's bytes as the header
+        assert container_token.stat().st_mode & 0o077 == 0
+        monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", f"http://127.0.0.1:{imds_port}/")
+        from_imds = botocore.session.Session().get_credentials()
+        assert from_imds is not None and from_imds.method == "iam-role"
+        assert _caller(iamd, from_imds.get_frozen_credentials())["Arn"].endswith(f"/{registration['WorkloadId']}")
+        monkeypatch.delenv("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{container_port}/v1/credentials")
+        monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", str(container_token))
+        from_container = botocore.session.Session().get_credentials()
+        assert from_container is not None and from_container.method == "container-role"
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
