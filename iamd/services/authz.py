@@ -107,7 +107,7 @@ def session_context(claims: SessionClaims | None, now: float) -> dict[str, str]:
     """Condition keys that come from the caller's session (temporary credentials)."""
     if claims is None:
         return {}
-    out = {"aws:TokenIssueTime": _iso(claims.issued_at)}
+    out = {**claims.context, "aws:TokenIssueTime": _iso(claims.issued_at)}
     if claims.mfa_authenticated_at is not None:
         out["aws:MultiFactorAuthPresent"] = "true"
         out["aws:MultiFactorAuthAge"] = str(max(0, int(now - claims.mfa_authenticated_at)))

@@ -613,6 +613,7 @@ def credentials(conn: Connection, rt: Runtime, request: HttpRequest, document: M
         source_identity=workload.id,
         source_arn=instance_arn,
         role_arn=role_arn,
+        context={k: str(v) for k, v in context.items() if k.startswith("ec2:")},
     )
     token = rt.token_keys.ring().seal(claims)
     rt.key_usage.record_role(role.id, now, region)

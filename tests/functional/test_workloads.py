@@ -22,6 +22,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from cryptography import x509
 
 from iamd.agent.container import ContainerCredentialsService
@@ -125,7 +126,16 @@ def test_instance_profile_credentials_through_imds(
                         "Action": "iam:ListUsers",
                         "Resource": "*",
                         "Condition": {"StringEquals": {"aws:SourceIdentity": workload}},
-                    }
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "iam:ListGroups",
+                        "Resource": "*",
+                        "Condition": {
+                            "ArnLike": {"ec2:SourceInstanceARN": f"arn:aws:ec2:*:*:instance/{workload}"},
+                            "StringEquals": {"ec2:RoleDelivery": "2.0"},
+                        },
+                    },
                 ],
             }
         ),
@@ -137,7 +147,11 @@ def test_instance_profile_credentials_through_imds(
     caller = _caller(iamd, frozen)
     assert caller["Arn"] == f"arn:aws:sts::{iamd.account_id}:assumed-role/app-role/{workload}"
     assert caller["Account"] == iamd.account_id
-    iamd.client("iam", frozen.access_key, frozen.secret_key, frozen.token).list_users()
+    as_workload = iamd.client("iam", frozen.access_key, frozen.secret_key, frozen.token)
+    as_workload.list_users()
+    as_workload.list_groups()  # the instance's ARN is on every request made with its credentials
+    with pytest.raises(ClientError, match="AccessDenied"):
+        as_workload.list_roles()
 
     listed = _cli_json(iamd, "workloads", "list")
     assert [(w["WorkloadId"], w["State"], w["Name"]) for w in listed] == [(workload, "active", "web-1")]
