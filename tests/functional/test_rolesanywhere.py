@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 from botocore.config import Config
 from iam_rolesanywhere_session import CredentialsRetrievalError, IAMRolesAnywhereSession
@@ -202,17 +203,15 @@ def test_a_role_the_profile_does_not_list(ra: RolesAnywhere) -> None:
     assert "does not list the role" in _refused(ra, _leaf(ra, "x.example.com"), role_arn=other)
 
 
-def _raw_create_session(ra: RolesAnywhere, leaf: pki.Issued) -> tuple[urllib.request.Request, bytes]:
+def _raw_create_session(
+    ra: RolesAnywhere, leaf: pki.Issued, document: dict[str, Any] | None = None, profile_arn: str | None = None
+) -> tuple[urllib.request.Request, bytes]:
     from iamd.auth.x509 import sign_request
 
     host = ra.server.url.removeprefix("https://")
-    query = "&".join(
-        f"{k}={urllib.parse.quote(v, safe='')}"
-        for k, v in sorted(
-            {"profileArn": ra.profile_arn, "roleArn": ra.role_arn, "trustAnchorArn": ra.anchor_arn}.items()
-        )
-    )
-    body = b'{"durationSeconds": 900}'
+    arns = {"profileArn": profile_arn or ra.profile_arn, "roleArn": ra.role_arn, "trustAnchorArn": ra.anchor_arn}
+    query = "&".join(f"{k}={urllib.parse.quote(v, safe='')}" for k, v in sorted(arns.items()))
+    body = json.dumps(document or {"durationSeconds": 900}).encode()
     headers = sign_request(
         method="POST",
         path="/sessions",
@@ -312,3 +311,92 @@ def test_credential_helper_and_a_credential_process_profile(ra: RolesAnywhere, t
             else:
                 os.environ[name] = value
     assert arn.endswith(f"/{ra.role_name}/{role_session_name(leaf.certificate)}")
+
+
+def test_profile_options_shape_the_session(ra: RolesAnywhere, tmp_path: Path) -> None:
+    iam = ra.iam()
+    iam.put_role_policy(
+        RoleName=ra.role_name,
+        PolicyName="lists",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:List*", "Resource": "*"}]}
+        ),
+    )
+    policy_file = tmp_path / "session-policy.json"
+    policy_file.write_text(
+        json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}]}
+        )
+    )
+    profile = ra.cli(
+        "create-profile",
+        "--name",
+        "shaped",
+        "--role-arn",
+        ra.role_arn,
+        "--session-policy-file",
+        str(policy_file),
+        "--accept-role-session-name",
+        "--require-instance-properties",
+        "--duration-seconds",
+        "900",
+        "--attribute-mapping",
+        "x509Subject=CN",
+    )["profile"]
+    assert profile["acceptRoleSessionName"] and profile["durationSeconds"] == 900
+    leaf = _leaf(ra, "shaped.example.com")
+
+    request, _ = _raw_create_session(ra, leaf, {"durationSeconds": 3600}, profile["profileArn"])
+    status, answer, code = _send(ra, request)
+    assert (status, code) == (403, "AccessDeniedException") and "instanceProperties" in answer["message"]
+
+    # the OU is not mapped by this profile, so the trust policy's aws:PrincipalTag/x509Subject/OU is absent
+    document = {"durationSeconds": 3600, "roleSessionName": "build-42", "instanceProperties": {"host": "ci-7"}}
+    request, _ = _raw_create_session(ra, leaf, document, profile["profileArn"])
+    status, answer, code = _send(ra, request)
+    assert (status, code) == (403, "AccessDeniedException") and "does not allow" in answer["message"]
+
+    ra.cli("delete-profile", profile["profileArn"])
+    profile = ra.cli(
+        "create-profile",
+        "--name",
+        "shaped2",
+        "--role-arn",
+        ra.role_arn,
+        "--session-policy-file",
+        str(policy_file),
+        "--accept-role-session-name",
+        "--duration-seconds",
+        "900",
+        "--attribute-mapping",
+        "x509Subject=CN,OU",
+    )["profile"]
+    request, _ = _raw_create_session(ra, leaf, document, profile["profileArn"])
+    status, answer, _ = _send(ra, request)
+    assert status == 201, answer
+    entry = answer["credentialSet"][0]
+    assert entry["assumedRoleUser"]["arn"].endswith(f"/{ra.role_name}/build-42")
+    assert entry["sourceIdentity"] == "CN=shaped.example.com"
+    expires = dt.datetime.fromisoformat(entry["credentials"]["expiration"].replace("Z", "+00:00"))
+    assert expires - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=905)  # capped by the profile
+    keys = entry["credentials"]
+    as_session = ra.client(
+        "iam",
+        aws_access_key_id=keys["accessKeyId"],
+        aws_secret_access_key=keys["secretAccessKey"],
+        aws_session_token=keys["sessionToken"],
+    )
+    as_session.list_users()  # the role and the session policy both allow it
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        as_session.list_groups()  # the role allows it, the profile's session policy does not
+
+
+def test_requests_that_are_not_x509_signed_are_refused(ra: RolesAnywhere) -> None:
+    request = urllib.request.Request(f"{ra.server.url}/sessions", data=b"{}", method="POST")
+    status, answer, code = _send(ra, request)
+    assert (status, code) == (400, "ValidationException")
+    leaf = _leaf(ra, "wrong-profile.example.com")
+    other = ra.anchor_arn.replace("trust-anchor/", "profile/")
+    request, _ = _raw_create_session(ra, leaf, profile_arn=other)
+    status, answer, code = _send(ra, request)
+    assert (status, code) == (403, "AccessDeniedException") and "profile" in answer["message"]
