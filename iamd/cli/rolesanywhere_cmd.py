@@ -9,9 +9,11 @@ settings.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,14 +146,12 @@ def _act(conn: Any, clock: Any, scope: Any, args: argparse.Namespace) -> Any:
             ra.delete_trust_anchor,
         ),
         "profile": (ra.list_profiles, ra.get_profile, ra.set_profile_enabled, ra.delete_profile),
-        "crl": (ra.list_crls, None, ra.set_crl_enabled, ra.delete_crl),
+        "crl": (ra.list_crls, ra.get_crl, ra.set_crl_enabled, ra.delete_crl),
     }[kind.removesuffix("s")]
     lister, getter, switch, deleter = table
     if verb == "list":
         return {key + "s": lister(conn, scope)}
     if verb == "get":
-        if getter is None:
-            return {key: next((c for c in ra.list_crls(conn, scope) if args.id in (c["crlId"], c["crlArn"])), None)}
         return {key: getter(conn, scope, args.id)}
     if verb in ("enable", "disable"):
         return {key: switch(conn, clock, scope, args.id, verb == "enable")}
@@ -186,5 +186,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     finally:
         runtime.close()
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2, default=_json_value))
     return 0
+
+
+def _json_value(value: object) -> str:
+    """Times as ISO 8601 UTC, CRL bytes as base64 (as the AWS CLI prints them)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot print a {type(value).__name__}")

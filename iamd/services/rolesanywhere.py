@@ -44,7 +44,7 @@ from iamd.auth.x509 import (
     parse_x509_request,
     verify_signature,
 )
-from iamd.auth.x509_identity import principal_tags, role_session_name, source_identity
+from iamd.auth.x509_identity import DEFAULT_ATTRIBUTE_MAPPINGS, principal_tags, role_session_name, source_identity
 from iamd.auth.x509_trust import check_signing_certificate, verify_path
 from iamd.core import ids
 from iamd.core.arn import split_iam_resource, try_parse
@@ -92,6 +92,12 @@ class ValidationException(AwsError):
     sender_fault = True
 
 
+class TooManyTagsException(AwsError):
+    code = "TooManyTagsException"
+    status = 400
+    sender_fault = True
+
+
 class ResourceNotFoundException(AwsError):
     code = "ResourceNotFoundException"
     status = 404
@@ -102,8 +108,8 @@ class ResourceNotFoundException(AwsError):
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def _time(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def arn(partition: str, region: str, account: str, kind: str, resource_id: str) -> str:
@@ -171,6 +177,43 @@ def _put_tags(conn: Connection, scope: Scope, resource_id: str, tags: Sequence[t
         conn.execute(tt.insert().values(resource_id=resource_id, key=key, value=value, account_id=scope.account_id))
 
 
+_TAGGABLE = {
+    "trust-anchor": t.rolesanywhere_trust_anchors,
+    "profile": t.rolesanywhere_profiles,
+    "crl": t.rolesanywhere_crls,
+}
+
+
+def _tagged(conn: Connection, scope: Scope, resource_arn: str) -> str:
+    """The id of the trust anchor, profile or CRL ``resource_arn`` names (ResourceNotFound otherwise)."""
+    kind = resource_arn.split(":", 5)[-1].split("/", 1)[0]
+    table = _TAGGABLE.get(kind)
+    if table is None:
+        raise ResourceNotFoundException()
+    return str(_row(conn, table, scope, kind, resource_arn).id)
+
+
+def list_tags(conn: Connection, scope: Scope, resource_arn: str) -> list[dict[str, str]]:
+    return _tags_of(conn, _tagged(conn, scope, resource_arn))
+
+
+def tag_resource(conn: Connection, scope: Scope, resource_arn: str, tags: Sequence[tuple[str, str]]) -> None:
+    resource_id = _tagged(conn, scope, resource_arn)
+    _put_tags(conn, scope, resource_id, tags)
+    if len(_tags_of(conn, resource_id)) > 50:
+        raise TooManyTagsException("A resource takes at most 50 tags.")
+
+
+def untag_resource(conn: Connection, scope: Scope, resource_arn: str, keys: Sequence[str]) -> None:
+    tt = t.rolesanywhere_tags
+    resource_id = _tagged(conn, scope, resource_arn)
+    conn.execute(tt.delete().where(tt.c.resource_id == resource_id, tt.c.key.in_(list(keys))))
+
+
+def _touch(conn: Connection, table: sa.Table, row_id: str, now: float, **values: Any) -> None:
+    conn.execute(table.update().where(table.c.id == row_id).values(updated_at=now, **values))
+
+
 # --- trust anchors ----------------------------------------------------------------------------------
 
 
@@ -198,16 +241,18 @@ def _bundle(pem: str) -> list[x509.Certificate]:
 
 def _anchor_detail(conn: Connection, scope: Scope, row: Any) -> dict[str, Any]:
     source_data = {"x509CertificateData": row.source_data} if row.source_type == CERTIFICATE_BUNDLE else {}
-    return {
+    detail: dict[str, Any] = {
         "trustAnchorId": row.id,
         "trustAnchorArn": scope.arn("trust-anchor", row.id),
         "name": row.name,
         "source": {"sourceType": row.source_type, "sourceData": source_data},
         "enabled": row.enabled,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
-        "tags": _tags_of(conn, row.id),
+        "createdAt": _time(row.created_at),
+        "updatedAt": _time(row.updated_at),
     }
+    if row.notification_settings:
+        detail["notificationSettings"] = json.loads(row.notification_settings)
+    return detail
 
 
 def create_trust_anchor(
@@ -221,15 +266,7 @@ def create_trust_anchor(
     enabled: bool = True,
     tags: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
-    if source_type == AWS_ACM_PCA:
-        raise ValidationException("AWS_ACM_PCA trust anchors need AWS Private CA, which iamd does not have.")
-    if source_type == CERTIFICATE_BUNDLE:
-        _bundle(bundle_pem or "")
-        data = bundle_pem or ""
-    elif source_type == SELF_SIGNED_REPOSITORY:
-        data = ""
-    else:
-        raise ValidationException(f"sourceType must be {CERTIFICATE_BUNDLE} or {SELF_SIGNED_REPOSITORY}.")
+    data = _source(source_type, bundle_pem)
     now = clock.time()
     anchor_id = str(uuid.uuid4())
     conn.execute(
@@ -247,6 +284,70 @@ def create_trust_anchor(
     )
     _put_tags(conn, scope, anchor_id, tags)
     return get_trust_anchor(conn, scope, anchor_id)
+
+
+def _source(source_type: str, bundle_pem: str | None) -> str:
+    """The stored source data of a trust anchor of ``source_type``; ValidationException if unfit."""
+    if source_type == AWS_ACM_PCA:
+        raise ValidationException("AWS_ACM_PCA trust anchors need AWS Private CA, which iamd does not have.")
+    if source_type == CERTIFICATE_BUNDLE:
+        _bundle(bundle_pem or "")
+        return bundle_pem or ""
+    if source_type == SELF_SIGNED_REPOSITORY:
+        return ""
+    raise ValidationException(f"sourceType must be {CERTIFICATE_BUNDLE} or {SELF_SIGNED_REPOSITORY}.")
+
+
+def update_trust_anchor(
+    conn: Connection,
+    clock: Clock,
+    scope: Scope,
+    id_or_arn: str,
+    *,
+    name: str | None = None,
+    source_type: str | None = None,
+    bundle_pem: str | None = None,
+) -> dict[str, Any]:
+    row = _row(conn, t.rolesanywhere_trust_anchors, scope, "trust-anchor", id_or_arn)
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = _name(name)
+    if source_type is not None:
+        values["source_type"] = source_type
+        values["source_data"] = _source(source_type, bundle_pem)
+    _touch(conn, t.rolesanywhere_trust_anchors, row.id, clock.time(), **values)
+    return get_trust_anchor(conn, scope, row.id)
+
+
+_NOTIFICATION_EVENTS = ("CA_CERTIFICATE_EXPIRY", "END_ENTITY_CERTIFICATE_EXPIRY")
+
+
+def put_notification_settings(
+    conn: Connection, clock: Clock, scope: Scope, id_or_arn: str, settings: Sequence[Mapping[str, Any]] | None
+) -> dict[str, Any]:
+    """Record notification settings (``None``: back to the defaults). iamd keeps and shows them; it sends
+    no notifications (there is no EventBridge or Health to send them to)."""
+    row = _row(conn, t.rolesanywhere_trust_anchors, scope, "trust-anchor", id_or_arn)
+    merged: dict[tuple[str, str], dict[str, Any]] = {
+        (event, "ALL"): {"enabled": True, "event": event, "threshold": 45, "channel": "ALL", "configuredBy": "iamd"}
+        for event in _NOTIFICATION_EVENTS
+    }
+    if row.notification_settings and settings is not None:
+        for item in json.loads(row.notification_settings):
+            merged[(item["event"], item.get("channel", "ALL"))] = item
+    for item in settings or ():
+        key = (str(item["event"]), str(item.get("channel") or "ALL"))
+        entry = dict(merged.get(key, {"event": key[0], "channel": key[1], "threshold": 45}))
+        entry.update({k: v for k, v in item.items() if v is not None}, configuredBy="customer")
+        merged[key] = entry
+    _touch(
+        conn,
+        t.rolesanywhere_trust_anchors,
+        row.id,
+        clock.time(),
+        notification_settings=json.dumps(list(merged.values())),
+    )
+    return get_trust_anchor(conn, scope, row.id)
 
 
 def get_trust_anchor(conn: Connection, scope: Scope, id_or_arn: str) -> dict[str, Any]:
@@ -300,20 +401,25 @@ def _profile_detail(conn: Connection, scope: Scope, row: Any) -> dict[str, Any]:
         "requireInstanceProperties": row.require_instance_properties,
         "acceptRoleSessionName": row.accept_role_session_name,
         "durationSeconds": row.duration_seconds or DEFAULT_DURATION,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": _time(row.created_at),
+        "updatedAt": _time(row.updated_at),
         "createdBy": row.created_by or "iamd",
-        "tags": _tags_of(conn, row.id),
     }
     if row.session_policy:
         detail["sessionPolicy"] = row.session_policy
-    if row.attribute_mappings:
-        mappings = json.loads(row.attribute_mappings)
-        detail["attributeMappings"] = [
-            {"certificateField": field, "mappingRules": [{"specifier": s} for s in specifiers]}
-            for field, specifiers in mappings.items()
-        ]
+    detail["attributeMappings"] = [
+        {"certificateField": field, "mappingRules": [{"specifier": s} for s in specifiers]}
+        for field, specifiers in _mappings(row).items()
+    ]
     return detail
+
+
+def _mappings(row: Any) -> dict[str, list[str]]:
+    """The profile's attribute mappings: AWS's defaults until changed."""
+    if row.attribute_mappings:
+        stored: dict[str, list[str]] = json.loads(row.attribute_mappings)
+        return stored
+    return {field: list(specifiers) for field, specifiers in DEFAULT_ATTRIBUTE_MAPPINGS.items()}
 
 
 def _attribute_mappings(value: Mapping[str, Sequence[str]] | None) -> str | None:
@@ -324,6 +430,21 @@ def _attribute_mappings(value: Mapping[str, Sequence[str]] | None) -> str | None
         if field not in allowed or not all(isinstance(s, str) and s for s in specifiers):
             raise ValidationException(f"attributeMappings: certificateField must be one of {', '.join(allowed)}.")
     return json.dumps({k: list(v) for k, v in value.items()})
+
+
+def _check_role_arns(role_arns: Sequence[str]) -> None:
+    if not 1 <= len(role_arns) <= 250:
+        raise ValidationException("A profile lists 1 to 250 role ARNs.")
+    for role_arn in role_arns:
+        parsed = try_parse(role_arn)
+        if parsed is None or parsed.service != "iam" or not parsed.resource.startswith("role/"):
+            raise ValidationException(f"'{role_arn}' is not an IAM role ARN.")
+
+
+def _check_duration(duration_seconds: int) -> int:
+    if not MIN_DURATION <= duration_seconds <= MAX_DURATION:
+        raise ValidationException(f"durationSeconds must be {MIN_DURATION} to {MAX_DURATION}.")
+    return duration_seconds
 
 
 def create_profile(
@@ -342,18 +463,13 @@ def create_profile(
     enabled: bool = True,
     tags: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
-    if not 1 <= len(role_arns) <= 250:
-        raise ValidationException("A profile lists 1 to 250 role ARNs.")
-    for role_arn in role_arns:
-        parsed = try_parse(role_arn)
-        if parsed is None or parsed.service != "iam" or not parsed.resource.startswith("role/"):
-            raise ValidationException(f"'{role_arn}' is not an IAM role ARN.")
+    _check_role_arns(role_arns)
     if len(managed_policy_arns) > 50:
         raise ValidationException("A profile takes at most 50 managed policy ARNs.")
     if session_policy is not None:
         check_document(session_policy, PolicyKind.SESSION)
-    if duration_seconds is not None and not MIN_DURATION <= duration_seconds <= MAX_DURATION:
-        raise ValidationException(f"durationSeconds must be {MIN_DURATION} to {MAX_DURATION}.")
+    if duration_seconds is not None:
+        _check_duration(duration_seconds)
     now = clock.time()
     profile_id = str(uuid.uuid4())
     conn.execute(
@@ -376,6 +492,57 @@ def create_profile(
     )
     _put_tags(conn, scope, profile_id, tags)
     return get_profile(conn, scope, profile_id)
+
+
+def update_profile(
+    conn: Connection, clock: Clock, scope: Scope, id_or_arn: str, changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Change what ``changes`` names (``name``, ``sessionPolicy``, ``roleArns``, ``managedPolicyArns``,
+    ``durationSeconds``, ``acceptRoleSessionName``)."""
+    row = _row(conn, t.rolesanywhere_profiles, scope, "profile", id_or_arn)
+    values: dict[str, Any] = {}
+    if changes.get("name") is not None:
+        values["name"] = _name(changes["name"])
+    if changes.get("roleArns") is not None:
+        _check_role_arns(changes["roleArns"])
+        values["role_arns"] = json.dumps(list(changes["roleArns"]))
+    if changes.get("managedPolicyArns") is not None:
+        values["managed_policy_arns"] = json.dumps(list(changes["managedPolicyArns"]))
+    if changes.get("sessionPolicy") is not None:
+        check_document(changes["sessionPolicy"], PolicyKind.SESSION)
+        values["session_policy"] = changes["sessionPolicy"]
+    if changes.get("durationSeconds") is not None:
+        values["duration_seconds"] = _check_duration(changes["durationSeconds"])
+    if changes.get("acceptRoleSessionName") is not None:
+        values["accept_role_session_name"] = bool(changes["acceptRoleSessionName"])
+    _touch(conn, t.rolesanywhere_profiles, row.id, clock.time(), **values)
+    return get_profile(conn, scope, row.id)
+
+
+def put_attribute_mapping(
+    conn: Connection, clock: Clock, scope: Scope, id_or_arn: str, field: str, specifiers: Sequence[str]
+) -> dict[str, Any]:
+    """Replace the rules of one certificate field (the other fields keep theirs)."""
+    row = _row(conn, t.rolesanywhere_profiles, scope, "profile", id_or_arn)
+    mappings = _mappings(row)
+    mappings[field] = list(specifiers)
+    _touch(conn, t.rolesanywhere_profiles, row.id, clock.time(), attribute_mappings=_attribute_mappings(mappings))
+    return get_profile(conn, scope, row.id)
+
+
+def delete_attribute_mapping(
+    conn: Connection, clock: Clock, scope: Scope, id_or_arn: str, field: str, specifiers: Sequence[str] | None
+) -> dict[str, Any]:
+    """Remove some specifiers of a field (all of them when ``specifiers`` is None)."""
+    row = _row(conn, t.rolesanywhere_profiles, scope, "profile", id_or_arn)
+    mappings = _mappings(row)
+    kept = [s for s in mappings.get(field, []) if specifiers is not None and s not in specifiers]
+    if kept:
+        mappings[field] = kept
+    else:
+        mappings.pop(field, None)
+    _touch(conn, t.rolesanywhere_profiles, row.id, clock.time(), attribute_mappings=_attribute_mappings(mappings))
+    return get_profile(conn, scope, row.id)
 
 
 def get_profile(conn: Connection, scope: Scope, id_or_arn: str) -> dict[str, Any]:
@@ -412,8 +579,8 @@ def _crl_detail(scope: Scope, row: Any) -> dict[str, Any]:
         "name": row.name,
         "enabled": row.enabled,
         "trustAnchorArn": scope.arn("trust-anchor", row.trust_anchor_id),
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": _time(row.created_at),
+        "updatedAt": _time(row.updated_at),
     }
 
 
@@ -440,10 +607,7 @@ def import_crl(
     """Import a CRL for a trust anchor: it must be signed by a certificate of the anchor (or one of the
     CAs the anchor's CAs issued, which iamd cannot know: only the anchor's own certificates are checked)."""
     anchor = _row(conn, t.rolesanywhere_trust_anchors, scope, "trust-anchor", trust_anchor)
-    crl = _load_crl(crl_data)
-    issuers = [c for c in _anchor_certificates(conn, anchor, clock.time()) if c.subject == crl.issuer]
-    if issuers and not any(crl.is_signature_valid(_verifying_key(c)) for c in issuers):
-        raise ValidationException("The CRL's signature does not verify with the trust anchor's certificate.")
+    crl = _checked_crl(conn, anchor, crl_data, clock.time())
     now = clock.time()
     crl_id = str(uuid.uuid4())
     conn.execute(
@@ -463,11 +627,44 @@ def import_crl(
     return _crl_detail(scope, _row(conn, t.rolesanywhere_crls, scope, "crl", crl_id))
 
 
+def _checked_crl(conn: Connection, anchor: Any, crl_data: bytes, now: float) -> x509.CertificateRevocationList:
+    crl = _load_crl(crl_data)
+    issuers = [c for c in _anchor_certificates(conn, anchor, now) if c.subject == crl.issuer]
+    if issuers and not any(crl.is_signature_valid(_verifying_key(c)) for c in issuers):
+        raise ValidationException("The CRL's signature does not verify with the trust anchor's certificate.")
+    return crl
+
+
 def _verifying_key(cert: x509.Certificate) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):  # pragma: no cover - bundles are checked
         raise ValidationException("Trust anchor certificates must have RSA or EC keys.")
     return key
+
+
+def get_crl(conn: Connection, scope: Scope, id_or_arn: str) -> dict[str, Any]:
+    row = _row(conn, t.rolesanywhere_crls, scope, "crl", id_or_arn)
+    return {**_crl_detail(scope, row), "crlData": bytes(row.crl_der)}
+
+
+def update_crl(
+    conn: Connection,
+    clock: Clock,
+    scope: Scope,
+    id_or_arn: str,
+    *,
+    name: str | None = None,
+    crl_data: bytes | None = None,
+) -> dict[str, Any]:
+    row = _row(conn, t.rolesanywhere_crls, scope, "crl", id_or_arn)
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = _name(name)
+    if crl_data is not None:
+        anchor = _row(conn, t.rolesanywhere_trust_anchors, scope, "trust-anchor", row.trust_anchor_id)
+        values["crl_der"] = _checked_crl(conn, anchor, crl_data, clock.time()).public_bytes(serialization.Encoding.DER)
+    _touch(conn, t.rolesanywhere_crls, row.id, clock.time(), **values)
+    return get_crl(conn, scope, row.id)
 
 
 def list_crls(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
@@ -505,12 +702,36 @@ def list_subjects(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
             "subjectArn": scope.arn("subject", r.id),
             "x509Subject": r.x509_subject,
             "enabled": True,
-            "lastSeenAt": _iso(r.last_seen_at),
-            "createdAt": _iso(r.created_at),
-            "updatedAt": _iso(r.updated_at),
+            "lastSeenAt": _time(r.last_seen_at),
+            "createdAt": _time(r.created_at),
+            "updatedAt": _time(r.updated_at),
         }
         for r in rows
     ]
+
+
+def get_subject(conn: Connection, scope: Scope, id_or_arn: str) -> dict[str, Any]:
+    row = _row(conn, t.rolesanywhere_subjects, scope, "subject", id_or_arn)
+    certificates = json.loads(row.certificates)
+    seen = json.loads(row.credentials) if row.credentials else {}
+    detail: dict[str, Any] = {
+        "subjectId": row.id,
+        "subjectArn": scope.arn("subject", row.id),
+        "x509Subject": row.x509_subject,
+        "enabled": True,
+        "lastSeenAt": _time(row.last_seen_at),
+        "createdAt": _time(row.created_at),
+        "updatedAt": _time(row.updated_at),
+        "credentials": [
+            {**seen, "seenAt": _time(seen.get("seenAt", row.last_seen_at)), **certificate}
+            for certificate in certificates
+        ],
+    }
+    if row.instance_properties:
+        detail["instanceProperties"] = [
+            {"seenAt": _time(row.last_seen_at), "properties": json.loads(row.instance_properties), "failed": False}
+        ]
+    return detail
 
 
 @dataclass
@@ -862,7 +1083,13 @@ def create_session(
             subject,
             cert.public_bytes(serialization.Encoding.PEM).decode(),
             properties,
-            {"issuedAt": _iso(now), "enabled": True, "failed": False, "sourceArn": anchor_arn},
+            {
+                "seenAt": now,
+                "serialNumber": format(cert.serial_number, "x"),
+                "issuer": cert.issuer.rfc4514_string(),
+                "enabled": True,
+                "failed": False,
+            },
             now,
         ),
         rt.db,
