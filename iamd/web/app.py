@@ -21,6 +21,7 @@ from iamd.web.protocol.form import MAX_BODY
 from iamd.web.protocol.xml_serializer import serialize_error
 from iamd.web.rolesanywhere import PATH as CREATE_SESSION_PATH
 from iamd.web.rolesanywhere import CreateSessionHandler
+from iamd.web.rolesanywhere_api import RolesAnywhereApi
 from iamd.web.workloads import PREFIX as WORKLOADS_PREFIX
 from iamd.web.workloads import WorkloadsHandler
 
@@ -45,6 +46,7 @@ class IamdApp:
         self.console = ConsoleHandler(self.runtime)
         self.workloads = WorkloadsHandler(self.runtime)
         self.create_session = CreateSessionHandler(self.runtime)
+        self.rolesanywhere = RolesAnywhereApi(self.runtime)
         self.access_log = AccessLog(settings.server.access_log, self.runtime.clock)
         self.ready = False
         self._prepare = prepare
@@ -153,6 +155,9 @@ class IamdApp:
             return
         if path == CREATE_SESSION_PATH:  # Roles Anywhere's CreateSession, X.509-signed (no SigV4)
             await self._off_loop(scope, receive, send, self.create_session.handle)
+            return
+        if self.rolesanywhere.serves(path):  # Roles Anywhere's control plane (REST-JSON, SigV4)
+            await self._off_loop(scope, receive, send, self.rolesanywhere.handle)
             return
         if path != "/":
             await _respond(send, 404, b"not found\n", b"text/plain")
