@@ -9,14 +9,11 @@ settings.
 from __future__ import annotations
 
 import argparse
-import base64
-import json
-import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from iamd.cli.workloads_cmd import in_store
 from iamd.core.config import Settings
 
 _KINDS = {"trust-anchor": "trustAnchor", "profile": "profile", "crl": "crl"}
@@ -160,40 +157,9 @@ def _act(conn: Any, clock: Any, scope: Any, args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the ``rolesanywhere`` command parsed by a parser that ``register`` extended."""
-    import sqlalchemy as sa
-
-    from iamd.core.errors import AwsError
     from iamd.services.rolesanywhere import Scope
-    from iamd.services.runtime import ConfigError, Runtime
-    from iamd.store import tables as t
 
-    try:
-        runtime = Runtime(settings)
-        runtime.prepare_store()
-    except ConfigError as exc:
-        print(f"iamd: {exc}", file=sys.stderr)
-        return 2
-    try:
-        with runtime.db.write() as conn:
-            account = (
-                args.account_id
-                or conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.is_default.is_(True))).scalar()
-            )
-            scope = Scope(settings.identity.partition, str(account), args.region)
-            result = _act(conn, runtime.clock, scope, args)
-    except (AwsError, OSError) as exc:
-        print(f"iamd: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
-        return 1
-    finally:
-        runtime.close()
-    print(json.dumps(result, indent=2, default=_json_value))
-    return 0
+    def act(runtime: Any, conn: Any, account: str) -> Any:
+        return _act(conn, runtime.clock, Scope(settings.identity.partition, account, args.region), args)
 
-
-def _json_value(value: object) -> str:
-    """Times as ISO 8601 UTC, CRL bytes as base64 (as the AWS CLI prints them)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    raise TypeError(f"cannot print a {type(value).__name__}")
+    return in_store(settings, args.account_id, act)

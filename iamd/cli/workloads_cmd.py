@@ -9,12 +9,19 @@ done, 1 refused (the message says why), 2 bad settings.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from iamd.core.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from iamd.services.runtime import Runtime
 
 
 def register(subparsers: Any, store_options: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -44,12 +51,15 @@ def register(subparsers: Any, store_options: Callable[[argparse.ArgumentParser],
     command("rotate-ca", "make a new workload CA; the old one still verifies what it issued")
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the ``workloads`` command parsed by a parser that ``register`` extended."""
+def in_store(settings: Settings, account_id: str | None, act: Callable[[Runtime, Connection, str], Any]) -> int:
+    """Run ``act(runtime, connection, account)`` in one write transaction and print its answer as JSON.
+
+    The account is ``account_id`` or the default account. Exit status: 0 done, 1 refused (an AWS error or an
+    unreadable file: the message says why), 2 the store cannot be opened.
+    """
     import sqlalchemy as sa
 
-    from iamd.core.errors import AwsError
-    from iamd.services import workloads
+    from iamd.core.errors import AwsError, NoSuchEntity
     from iamd.services.runtime import ConfigError, Runtime
     from iamd.store import tables as t
 
@@ -59,40 +69,56 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ConfigError as exc:
         print(f"iamd: {exc}", file=sys.stderr)
         return 2
-    clock, partition = runtime.clock, settings.identity.partition
     try:
         with runtime.db.write() as conn:
-            account = (
-                args.account_id
-                or conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.is_default.is_(True))).scalar()
-            )
+            default = sa.select(t.accounts.c.id).where(t.accounts.c.is_default.is_(True))
+            account = account_id or conn.execute(default).scalar()
             if account is None:
-                raise workloads.WorkloadNotFound("There is no default account: give --account-id.")
-            command = args.workloads_command
-            result: Any
-            if command == "register":
-                result = workloads.register(
-                    conn,
-                    clock,
-                    partition,
-                    account,
-                    instance_profile=args.instance_profile,
-                    role=args.role,
-                    name=args.name,
-                    bootstrap_ttl=args.bootstrap_ttl,
-                ).as_json()
-            elif command == "list":
-                result = workloads.list_workloads(conn, account)
-            elif command == "deregister":
-                result = workloads.deregister(conn, clock, account, args.workload_id)
-            elif command == "reissue-token":
-                result = workloads.reissue_token(conn, clock, account, args.workload_id, args.bootstrap_ttl)
-            else:
-                result = {"AccountId": account, "CaId": workloads.rotate_ca(conn, runtime.box, clock, account)}
-    except AwsError as exc:
-        print(f"iamd: {exc.message}", file=sys.stderr)
+                raise NoSuchEntity("There is no default account: give --account-id.")
+            result = act(runtime, conn, account)
+    except (AwsError, OSError) as exc:
+        print(f"iamd: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 1
     finally:
         runtime.close()
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2, default=_json_value))
     return 0
+
+
+def _json_value(value: object) -> str:
+    """Times as ISO 8601 UTC, bytes as base64 (as the AWS CLI prints them)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot print a {type(value).__name__}")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the ``workloads`` command parsed by a parser that ``register`` extended."""
+    from iamd.services import workloads
+
+    partition = settings.identity.partition
+
+    def act(runtime: Runtime, conn: Connection, account: str) -> Any:
+        clock, command = runtime.clock, args.workloads_command
+        if command == "register":
+            return workloads.register(
+                conn,
+                clock,
+                partition,
+                account,
+                instance_profile=args.instance_profile,
+                role=args.role,
+                name=args.name,
+                bootstrap_ttl=args.bootstrap_ttl,
+            ).as_json()
+        if command == "list":
+            return workloads.list_workloads(conn, account)
+        if command == "deregister":
+            return workloads.deregister(conn, clock, account, args.workload_id)
+        if command == "reissue-token":
+            return workloads.reissue_token(conn, clock, account, args.workload_id, args.bootstrap_ttl)
+        return {"AccountId": account, "CaId": workloads.rotate_ca(conn, runtime.box, clock, account)}
+
+    return in_store(settings, args.account_id, act)

@@ -8,9 +8,7 @@ the query) or ``application/x-amz-json-1.0`` (``iam-rolesanywhere-session``, ARN
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 from urllib.parse import parse_qsl
 
 from iamd.auth.x509 import X509AuthError
@@ -19,29 +17,17 @@ from iamd.core.errors import AwsError
 from iamd.core.http import HttpRequest
 from iamd.services import rolesanywhere
 from iamd.services.runtime import Runtime
+from iamd.web.workloads import json_answer, json_object
 
 log = logging.getLogger("iamd.rolesanywhere")
 
 PATH = "/sessions"
-MAX_BODY = 64 * 1024
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
-def _answer(status: int, document: dict[str, Any], request_id: str, error_code: str | None = None) -> Response:
-    body = json.dumps(document).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"x-amzn-requestid", request_id.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if error_code is not None:
-        headers.append((b"x-amzn-errortype", error_code.encode()))
-    return status, headers, body
-
-
 def _error(status: int, code: str, message: str, request_id: str) -> Response:
-    return _answer(status, {"message": message}, request_id, code)
+    return json_answer(status, {"message": message}, request_id, code)
 
 
 class CreateSessionHandler:
@@ -56,11 +42,11 @@ class CreateSessionHandler:
             return _error(405, "MethodNotAllowedException", "Use POST /sessions.", request_id)
         try:
             query = dict(parse_qsl(request.query_string, keep_blank_values=True))
-            body = _body(request.body)
+            body = json_object(request.body, rolesanywhere.ValidationException)
             self.runtime.watcher.refresh_if_due()  # admin changes from other nodes and the CLI
             with self.runtime.db.read() as conn:
                 result = rolesanywhere.create_session(conn, self.runtime, self.cache, request, query, body)
-            return _answer(201, result, request_id)
+            return json_answer(201, result, request_id)
         except X509AuthError as error:
             return _error(error.status, error.aws_code, error.message, request_id)
         except AwsError as error:
@@ -68,17 +54,3 @@ class CreateSessionHandler:
         except Exception:
             log.exception("unhandled error in CreateSession %s", request_id)
             return _error(500, "InternalServerException", "Internal failure.", request_id)
-
-
-def _body(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_BODY:
-        raise rolesanywhere.ValidationException("The request body is too large.")
-    if not raw.strip():
-        return {}
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        raise rolesanywhere.ValidationException("The request body is not JSON.") from None
-    if not isinstance(document, dict):
-        raise rolesanywhere.ValidationException("The request body must be a JSON object.")
-    return document

@@ -40,7 +40,7 @@ _ROUTES: dict[str, _Handler] = {
 }
 
 
-def _answer(status: int, document: Mapping[str, Any], request_id: str, error_code: str | None = None) -> Response:
+def json_answer(status: int, document: Mapping[str, Any], request_id: str, error_code: str | None = None) -> Response:
     body = json.dumps(document).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -60,36 +60,37 @@ class WorkloadsHandler:
         request_id = ids.request_id()
         route = _ROUTES.get(request.path.split("?", 1)[0][len(PREFIX) :])
         if route is None:
-            return _answer(
-                404, {"code": "NotFound", "message": f"No workload endpoint at {request.path}."}, request_id, "NotFound"
-            )
+            return _error(404, "NotFound", f"No workload endpoint at {request.path}.", request_id)
         if request.method != "POST":
-            return _answer(405, {"code": "MethodNotAllowed", "message": "Use POST."}, request_id, "MethodNotAllowed")
+            return _error(405, "MethodNotAllowed", "Use POST.", request_id)
         try:
-            document = _document(request.body)
+            document = json_object(request.body)
             with self.runtime.db.side_write() as conn:
                 result = route(conn, self.runtime, request, document)
-            return _answer(200, result, request_id)
+            return json_answer(200, result, request_id)
         except X509AuthError as error:
-            return _answer(error.status, {"code": error.aws_code, "message": error.message}, request_id, error.aws_code)
+            return _error(error.status, error.aws_code, error.message, request_id)
         except AwsError as error:
-            return _answer(error.status, {"code": error.code, "message": error.message}, request_id, error.code)
+            return _error(error.status, error.code, error.message, request_id)
         except Exception:
             log.exception("unhandled error in workload request %s", request_id)
-            return _answer(
-                500, {"code": "InternalFailure", "message": "Internal failure."}, request_id, "InternalFailure"
-            )
+            return _error(500, "InternalFailure", "Internal failure.", request_id)
 
 
-def _document(body: bytes) -> Mapping[str, Any]:
+def _error(status: int, code: str, message: str, request_id: str) -> Response:
+    return json_answer(status, {"code": code, "message": message}, request_id, code)
+
+
+def json_object(body: bytes, invalid: type[AwsError] = ValidationError) -> Mapping[str, Any]:
+    """The JSON object of a request body ({} when empty); ``invalid`` for anything else."""
     if len(body) > MAX_BODY:
-        raise ValidationError("The request body is too large.")
+        raise invalid("The request body is too large.")
     if not body.strip():
         return {}
     try:
         document = json.loads(body)
     except ValueError:
-        raise ValidationError("The request body is not JSON.") from None
+        raise invalid("The request body is not JSON.") from None
     if not isinstance(document, dict):
-        raise ValidationError("The request body must be a JSON object.")
+        raise invalid("The request body must be a JSON object.")
     return document
