@@ -5,6 +5,7 @@ against what the API created, by iamd's credential helper client."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,3 +155,21 @@ def test_policies_decide_who_may_administer(iamd: Server) -> None:
         ra.create_profile(name="p", roleArns=[f"arn:aws:iam::{iamd.account_id}:role/r"])
     assert _code(denied) == "AccessDeniedException"
     assert "rolesanywhere:CreateProfile" in str(denied.value)
+
+
+def test_the_aws_cli_administers_trust_anchors(iamd: Server, tmp_path: Path) -> None:
+    root = pki.root_ca("cli root")
+    source = tmp_path / "source.json"
+    source.write_text(
+        json.dumps(
+            {"sourceType": "CERTIFICATE_BUNDLE", "sourceData": {"x509CertificateData": root.cert_pem().decode()}}
+        )
+    )
+    created = iamd.aws(
+        "rolesanywhere", "create-trust-anchor", "--name", "cli", "--enabled", "--source", f"file://{source}"
+    )
+    anchor_id = created["trustAnchor"]["trustAnchorId"]
+    listed = iamd.aws("rolesanywhere", "list-trust-anchors")["trustAnchors"]
+    assert [a["trustAnchorId"] for a in listed] == [anchor_id]
+    disabled = iamd.aws("rolesanywhere", "disable-trust-anchor", "--trust-anchor-id", anchor_id)
+    assert disabled["trustAnchor"]["enabled"] is False
