@@ -14,7 +14,6 @@ import json
 import os
 import threading
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from iamd.agent.client import check_endpoint, opener, post_json
 from iamd.agent.credentials import Credentials, CredentialSourceError
 from iamd.agent.imds import InstanceIdentity
 from iamd.auth.x509 import WORKLOAD_SERVICE, sign_request
+from iamd.core.clock import Clock, SystemClock
 
 __all__ = ["IamdWorkloadSource", "WorkloadState", "enroll"]
 
@@ -166,13 +166,13 @@ class IamdWorkloadSource:
         imds_v1_allowed: bool = False,
         ca_bundle: Path | None = None,
         verify_tls: bool = True,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
     ) -> None:
         self._state_dir = state_dir
         self.state = WorkloadState.load(state_dir)
         self.duration_seconds = duration_seconds
         self._imds_v1 = imds_v1_allowed
-        self._now = now
+        self._now = (clock or SystemClock()).now
         self._opener = opener(self.state.endpoint, ca_bundle=ca_bundle, verify_tls=verify_tls)
         self._lock = threading.Lock()
 

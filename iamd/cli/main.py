@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     workloads_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     rolesanywhere_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     for name, help_text in _STANDALONE.items():
-        sub.add_parser(name, help=help_text, add_help=False).add_argument("args", nargs=argparse.REMAINDER)
+        standalone = sub.add_parser(name, help=help_text, add_help=False)
+        standalone.add_argument("args", nargs=argparse.REMAINDER, help=f"see iamd {name} --help")
     return parser
 
 

@@ -57,8 +57,12 @@ def register(subparsers: Any, store_options: Callable[[argparse.ArgumentParser],
     profile.add_argument("--managed-policy-arn", action="append", default=[], help="a session policy ARN (repeat)")
     profile.add_argument("--session-policy-file", type=Path, help="a JSON session policy")
     profile.add_argument("--duration-seconds", type=int, help="the longest session (900 to 43200)")
-    profile.add_argument("--require-instance-properties", action="store_true")
-    profile.add_argument("--accept-role-session-name", action="store_true")
+    profile.add_argument(
+        "--require-instance-properties", action="store_true", help="refuse sessions that send no instanceProperties"
+    )
+    profile.add_argument(
+        "--accept-role-session-name", action="store_true", help="let a session name itself (roleSessionName)"
+    )
     profile.add_argument(
         "--attribute-mapping",
         action="append",
@@ -70,7 +74,7 @@ def register(subparsers: Any, store_options: Callable[[argparse.ArgumentParser],
     crl.add_argument("--crl", type=Path, required=True, help="the CRL file")
     crl.add_argument("--trust-anchor", required=True, help="the trust anchor's id or ARN")
     for parser in (anchor, profile, crl):
-        parser.add_argument("--name", required=True)
+        parser.add_argument("--name", required=True, help="the resource's name")
         parser.add_argument("--disabled", action="store_true", help="create it disabled")
         parser.add_argument("--tag", action="append", type=_tag, default=[], help="KEY=VALUE (repeat)")
     for kind in _KINDS:

@@ -44,9 +44,9 @@ def register(subparsers: Any, store_options: Callable[[argparse.ArgumentParser],
     reg.add_argument("--bootstrap-ttl", type=int, default=3600, help="seconds the token is good for (3600)")
     command("list", "list the account's workloads")
     dereg = command("deregister", "refuse the workload from its next request on")
-    dereg.add_argument("workload_id")
+    dereg.add_argument("workload_id", help="the workload's id (i-...)")
     again = command("reissue-token", "a new bootstrap token for a workload that must enrol again")
-    again.add_argument("workload_id")
+    again.add_argument("workload_id", help="the workload's id (i-...)")
     again.add_argument("--bootstrap-ttl", type=int, default=3600, help="seconds the token is good for (3600)")
     command("rotate-ca", "make a new workload CA; the old one still verifies what it issued")
 
