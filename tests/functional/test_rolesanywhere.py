@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
 import pytest
 from botocore.config import Config
 from iam_rolesanywhere_session import CredentialsRetrievalError, IAMRolesAnywhereSession
@@ -400,3 +402,63 @@ def test_requests_that_are_not_x509_signed_are_refused(ra: RolesAnywhere) -> Non
     request, _ = _raw_create_session(ra, leaf, profile_arn=other)
     status, answer, code = _send(ra, request)
     assert (status, code) == (403, "AccessDeniedException") and "profile" in answer["message"]
+
+
+def test_credential_helper_serve_feeds_botocore(
+    ra: RolesAnywhere, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leaf = _leaf(ra, "served.example.com")
+    cert, key, chain = pki.write_pem(tmp_path, "served", leaf)
+    assert chain is not None
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "iamd",
+            "credential-helper",
+            "serve",
+            "--port",
+            "0",
+            "--certificate",
+            str(cert),
+            "--private-key",
+            str(key),
+            "--intermediates",
+            str(chain),
+            "--trust-anchor-arn",
+            ra.anchor_arn,
+            "--profile-arn",
+            ra.profile_arn,
+            "--role-arn",
+            ra.role_arn,
+            "--endpoint",
+            ra.server.url,
+            "--ca-bundle",
+            str(ra.tls_cert),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        port = None
+        for line in process.stderr:
+            match = re.match(r"Serving credentials on http://127\.0\.0\.1:(\d+)/", line)
+            if match:
+                port = int(match.group(1))
+                break
+        assert port is not None, "the helper stopped before serving"
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", f"http://127.0.0.1:{port}/")
+        credentials = botocore.session.Session().get_credentials()
+        assert credentials is not None and credentials.method == "iam-role"
+        assert ra.caller(credentials.get_frozen_credentials())["Arn"].endswith(
+            f"/{role_session_name(leaf.certificate)}"
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
