@@ -25,6 +25,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,9 +56,8 @@ from iamd.policy import Effect, EvaluationRequest, PolicyKind, authorize, compil
 from iamd.policy.context import valid_session_name
 from iamd.policy.document import check_document, policy_size
 from iamd.services import workloads
-from iamd.services.runtime import Runtime
+from iamd.services.context import NodeServices
 from iamd.store import tables as t
-from iamd.store.db import Database
 
 log = logging.getLogger("iamd.rolesanywhere")
 
@@ -764,7 +764,7 @@ class SubjectRecorder:
         with self._lock:
             return self._ids.setdefault(key, str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(key))))
 
-    def record(self, seen: _Seen, db: Database) -> None:
+    def record(self, seen: _Seen, transaction: Callable[[], AbstractContextManager[Connection]]) -> None:
         """Keep ``seen``; write the batch when it is due, or at once for a subject this process has not
         written yet (so ListSubjects shows a new subject right away; only lastSeenAt waits)."""
         key = (seen.account_id, seen.region, seen.x509_subject)
@@ -775,16 +775,17 @@ class SubjectRecorder:
                 self._last_flush = seen.when
                 self._written.add(key)
         if due:
-            self.flush(db)
+            self.flush(transaction)
 
-    def flush(self, db: Database) -> None:
+    def flush(self, transaction: Callable[[], AbstractContextManager[Connection]]) -> None:
+        """Write what was gathered, in a transaction of its own (``NodeServices.side_transaction``)."""
         with self._lock:
             pending, self._pending = self._pending, {}
         if not pending:
             return
         s = t.rolesanywhere_subjects
         try:
-            with db.side_write() as conn:
+            with transaction() as conn:
                 for seen in pending.values():
                     values = {
                         "certificates": json.dumps([{"x509CertificateData": seen.certificate_pem}]),
@@ -919,14 +920,14 @@ def _inputs(query: Mapping[str, str], body: Mapping[str, Any]) -> dict[str, Any]
 
 def create_session(
     conn: Connection,
-    rt: Runtime,
+    node: NodeServices,
     cache: ConfigCache,
     request: HttpRequest,
     query: Mapping[str, str],
     body: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Verify an X.509-signed CreateSession and answer its ``credentialSet`` (status 201)."""
-    now = rt.clock.time()
+    now = node.clock.time()
     moment = datetime.fromtimestamp(now, UTC)
     signature = parse_x509_request(request)
     check_request_time(signature, now)
@@ -938,7 +939,7 @@ def create_session(
         ("anchor", anchor_id, account, region), lambda: _load_anchor(conn, anchor_id, account, region, now)
     )
     untrusted = "Untrusted signing certificate: "
-    if trusted is None or partition != rt.settings.identity.partition:
+    if trusted is None or partition != node.identity.partition:
         raise AccessDeniedException(untrusted + f"the trust anchor {inputs['trustAnchorArn']} does not exist.")
     anchor = trusted.row
     if not anchor.enabled:
@@ -1058,8 +1059,8 @@ def create_session(
         source_arn=anchor_arn,
         role_arn=f"arn:{partition}:iam::{account}:role{role.path}{role.name}",
     )
-    token = rt.token_keys.ring().seal(claims)
-    rt.key_usage.record_role(role.id, now, region)
+    token = node.seal_token(claims)
+    node.usage.record_role(role.id, now, region)
     subject = cert.subject.rfc4514_string()
     subject_id = SUBJECTS.subject_id(account, region, subject)
     expiration = datetime.fromtimestamp(claims.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -1092,6 +1093,6 @@ def create_session(
             },
             now,
         ),
-        rt.db,
+        node.side_transaction,
     )
     return {"credentialSet": [entry], "subjectArn": arn(partition, region, account, "subject", subject_id)}

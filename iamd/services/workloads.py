@@ -49,7 +49,7 @@ from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied, AwsError, InvalidParameterValue, NoSuchEntity, ValidationError
 from iamd.core.http import HttpRequest
 from iamd.policy import Effect, EvaluationRequest, PolicyKind, authorize, compile_policy, describe_principal
-from iamd.services.runtime import Runtime
+from iamd.services.context import NodeServices
 from iamd.store import tables as t
 
 INSTANCE_PROFILE = "instance-profile"
@@ -455,13 +455,13 @@ def _identity(conn: Connection, partition: str, workload: Any) -> dict[str, Any]
     return out
 
 
-def enroll(conn: Connection, rt: Runtime, document: Mapping[str, Any]) -> dict[str, Any]:
+def enroll(conn: Connection, node: NodeServices, document: Mapping[str, Any]) -> dict[str, Any]:
     """Trade a bootstrap token and a CSR for the workload's client certificate (the token is spent)."""
     token = document.get("bootstrapToken")
     csr = _load_csr(document.get("csr"))
     if not isinstance(token, str) or not token:
         raise ValidationError("bootstrapToken is required.")
-    now = rt.clock.time()
+    now = node.clock.time()
     b = t.workload_bootstrap_tokens
     refused = AccessDenied("The bootstrap token is not valid: it is unknown, used or expired. Register again.")
     spent = conn.execute(
@@ -477,8 +477,8 @@ def enroll(conn: Connection, rt: Runtime, document: Mapping[str, Any]) -> dict[s
     if workload.state == DEREGISTERED:
         raise refused
     conn.execute(w.update().where(w.c.id == workload.id).values(state=ACTIVE, enrolled_at=now))
-    issued = _issue_certificate(conn, rt.box, workload, csr, now)
-    return {**issued, **_identity(conn, rt.settings.identity.partition, workload)}
+    issued = _issue_certificate(conn, node.box, workload, csr, now)
+    return {**issued, **_identity(conn, node.identity.partition, workload)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,9 +487,9 @@ class AuthenticatedWorkload:
     verified: VerifiedX509Request
 
 
-def authenticate(conn: Connection, rt: Runtime, request: HttpRequest) -> AuthenticatedWorkload:
+def authenticate(conn: Connection, node: NodeServices, request: HttpRequest) -> AuthenticatedWorkload:
     """Verify an ``iamd-workload``-scoped X.509 request and find its live workload and certificate."""
-    now = rt.clock.time()
+    now = node.clock.time()
     cas = trusted_cas(conn, now)
     verified = verify_x509_request(
         request, [ca.certificate for ca in cas], now=now, service=WORKLOAD_SERVICE, replay_cache=_REPLAYS
@@ -514,12 +514,12 @@ def authenticate(conn: Connection, rt: Runtime, request: HttpRequest) -> Authent
     return AuthenticatedWorkload(workload, verified)
 
 
-def renew(conn: Connection, rt: Runtime, request: HttpRequest, document: Mapping[str, Any]) -> dict[str, Any]:
+def renew(conn: Connection, node: NodeServices, request: HttpRequest, document: Mapping[str, Any]) -> dict[str, Any]:
     """A new certificate for a fresh CSR; the old one stays valid until it expires."""
-    who = authenticate(conn, rt, request)
+    who = authenticate(conn, node, request)
     csr = _load_csr(document.get("csr"))
-    issued = _issue_certificate(conn, rt.box, who.workload, csr, rt.clock.time())
-    return {**issued, **_identity(conn, rt.settings.identity.partition, who.workload)}
+    issued = _issue_certificate(conn, node.box, who.workload, csr, node.clock.time())
+    return {**issued, **_identity(conn, node.identity.partition, who.workload)}
 
 
 # --- credentials ------------------------------------------------------------------------------------
@@ -553,12 +553,14 @@ def _duration(value: object, maximum: int) -> int:
     return value
 
 
-def credentials(conn: Connection, rt: Runtime, request: HttpRequest, document: Mapping[str, Any]) -> dict[str, Any]:
+def credentials(
+    conn: Connection, node: NodeServices, request: HttpRequest, document: Mapping[str, Any]
+) -> dict[str, Any]:
     """The bound role's temporary credentials for an authenticated workload (AssumeRole's tokens)."""
-    who = authenticate(conn, rt, request)
+    who = authenticate(conn, node, request)
     workload = who.workload
     role = _current_role(conn, workload)
-    partition = rt.settings.identity.partition
+    partition = node.identity.partition
     region = who.verified.signature.region
     role_arn = iam_arn(partition, role.account_id, "role", role.path, role.name)
     instance_arn = f"arn:{partition}:ec2:{region}:{workload.account_id}:instance/{workload.id}"
@@ -576,7 +578,7 @@ def credentials(conn: Connection, rt: Runtime, request: HttpRequest, document: M
     if workload.kind == INSTANCE_PROFILE:
         context["ec2:SourceInstanceARN"] = instance_arn
         context["ec2:RoleDelivery"] = "1.0" if imds_v1 else "2.0"
-    now = rt.clock.time()
+    now = node.clock.time()
     trust = compile_policy(role.trust_policy, policy_id=f"{role_arn} trust policy", kind=PolicyKind.TRUST)
     decision = authorize(
         EvaluationRequest(
@@ -615,8 +617,8 @@ def credentials(conn: Connection, rt: Runtime, request: HttpRequest, document: M
         role_arn=role_arn,
         context={k: str(v) for k, v in context.items() if k.startswith("ec2:")},
     )
-    token = rt.token_keys.ring().seal(claims)
-    rt.key_usage.record_role(role.id, now, region)
+    token = node.seal_token(claims)
+    node.usage.record_role(role.id, now, region)
     conn.execute(t.workloads.update().where(t.workloads.c.id == workload.id).values(last_credentials_at=now))
     return {
         "AccessKeyId": key_id,

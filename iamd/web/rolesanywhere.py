@@ -45,7 +45,7 @@ class CreateSessionHandler:
             body = json_object(request.body, rolesanywhere.ValidationException)
             self.runtime.watcher.refresh_if_due()  # admin changes from other nodes and the CLI
             with self.runtime.db.read() as conn:
-                result = rolesanywhere.create_session(conn, self.runtime, self.cache, request, query, body)
+                result = rolesanywhere.create_session(conn, self.runtime.services, self.cache, request, query, body)
             return json_answer(201, result, request_id)
         except X509AuthError as error:
             return _error(error.status, error.aws_code, error.message, request_id)

@@ -23,6 +23,7 @@ from iamd.core import ids
 from iamd.core.errors import AwsError, ValidationError
 from iamd.core.http import HttpRequest
 from iamd.services import workloads
+from iamd.services.context import NodeServices
 from iamd.services.runtime import Runtime
 
 log = logging.getLogger("iamd.workloads")
@@ -31,10 +32,10 @@ PREFIX = "/_iamd/workloads/"
 MAX_BODY = 64 * 1024
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
-_Handler = Callable[[Connection, Runtime, HttpRequest, Mapping[str, Any]], dict[str, Any]]
+_Handler = Callable[[Connection, NodeServices, HttpRequest, Mapping[str, Any]], dict[str, Any]]
 
 _ROUTES: dict[str, _Handler] = {
-    "enroll": lambda conn, rt, request, document: workloads.enroll(conn, rt, document),
+    "enroll": lambda conn, node, request, document: workloads.enroll(conn, node, document),
     "credentials": workloads.credentials,
     "renew": workloads.renew,
 }
@@ -66,7 +67,7 @@ class WorkloadsHandler:
         try:
             document = json_object(request.body)
             with self.runtime.db.side_write() as conn:
-                result = route(conn, self.runtime, request, document)
+                result = route(conn, self.runtime.services, request, document)
             return json_answer(200, result, request_id)
         except X509AuthError as error:
             return _error(error.status, error.aws_code, error.message, request_id)

@@ -53,6 +53,10 @@ def _role(runtime: Runtime) -> None:
         )
 
 
+def _enrolment(registration: workloads.Registration) -> dict[str, str]:
+    return {"bootstrapToken": registration.bootstrap_token, "csr": _csr()}
+
+
 def _register(runtime: Runtime, ttl: int = 3600) -> workloads.Registration:
     with runtime.db.write() as conn:
         return workloads.register(conn, runtime.clock, "aws", ACCOUNT, role="task", bootstrap_ttl=ttl)
@@ -66,22 +70,26 @@ def test_bootstrap_tokens_are_hashed_single_use_and_expire(runtime: Runtime, clo
     assert stored == [hashlib.sha256(registration.bootstrap_token.encode()).hexdigest()]
 
     with runtime.db.write() as conn:
-        answer = workloads.enroll(conn, runtime, {"bootstrapToken": registration.bootstrap_token, "csr": _csr()})
+        answer = workloads.enroll(
+            conn, runtime.services, {"bootstrapToken": registration.bootstrap_token, "csr": _csr()}
+        )
     assert answer["workloadId"] == registration.workload_id and answer["kind"] == "role"
     with pytest.raises(AccessDenied), runtime.db.write() as conn:
-        workloads.enroll(conn, runtime, {"bootstrapToken": registration.bootstrap_token, "csr": _csr()})
+        workloads.enroll(conn, runtime.services, _enrolment(registration))
 
     late = _register(runtime, ttl=600)
     clock.advance(601)
     with pytest.raises(AccessDenied), runtime.db.write() as conn:
-        workloads.enroll(conn, runtime, {"bootstrapToken": late.bootstrap_token, "csr": _csr()})
+        workloads.enroll(conn, runtime.services, _enrolment(late))
 
 
 def test_rotation_retires_the_ca_and_deregistration_forgets_certificates(runtime: Runtime) -> None:
     _role(runtime)
     registration = _register(runtime)
     with runtime.db.write() as conn:
-        first = workloads.enroll(conn, runtime, {"bootstrapToken": registration.bootstrap_token, "csr": _csr()})
+        first = workloads.enroll(
+            conn, runtime.services, {"bootstrapToken": registration.bootstrap_token, "csr": _csr()}
+        )
         new_ca = workloads.rotate_ca(conn, runtime.box, runtime.clock, ACCOUNT)
     with runtime.db.read() as conn:
         cas = workloads.trusted_cas(conn, runtime.clock.time())
@@ -111,9 +119,9 @@ def test_subjects_are_written_when_new_then_in_batches(runtime: Runtime) -> None
         with runtime.db.read() as conn:
             return float(conn.execute(sa.select(t.rolesanywhere_subjects.c.last_seen_at)).scalar_one())
 
-    recorder.record(seen(1000.0), runtime.db)
+    recorder.record(seen(1000.0), runtime.db.side_write)
     assert last_seen() == 1000.0  # a new subject is there at once
-    recorder.record(seen(1010.0), runtime.db)
+    recorder.record(seen(1010.0), runtime.db.side_write)
     assert last_seen() == 1000.0  # later sightings wait for the batch
-    recorder.record(seen(1061.0), runtime.db)
+    recorder.record(seen(1061.0), runtime.db.side_write)
     assert last_seen() == 1061.0
