@@ -381,8 +381,10 @@ def set_trust_anchor_enabled(
 
 def delete_trust_anchor(conn: Connection, scope: Scope, id_or_arn: str) -> dict[str, Any]:
     detail = get_trust_anchor(conn, scope, id_or_arn)
-    ta = t.rolesanywhere_trust_anchors
-    conn.execute(t.rolesanywhere_tags.delete().where(t.rolesanywhere_tags.c.resource_id == detail["trustAnchorId"]))
+    ta, c, tt = t.rolesanywhere_trust_anchors, t.rolesanywhere_crls, t.rolesanywhere_tags
+    crls = sa.select(c.c.id).where(c.c.trust_anchor_id == detail["trustAnchorId"])
+    conn.execute(tt.delete().where(tt.c.resource_id.in_(crls)))  # its CRLs go with it (foreign key)
+    conn.execute(tt.delete().where(tt.c.resource_id == detail["trustAnchorId"]))
     conn.execute(ta.delete().where(ta.c.id == detail["trustAnchorId"]))
     return detail
 
@@ -684,6 +686,7 @@ def set_crl_enabled(conn: Connection, clock: Clock, scope: Scope, id_or_arn: str
 def delete_crl(conn: Connection, scope: Scope, id_or_arn: str) -> dict[str, Any]:
     c = t.rolesanywhere_crls
     row = _row(conn, c, scope, "crl", id_or_arn)
+    conn.execute(t.rolesanywhere_tags.delete().where(t.rolesanywhere_tags.c.resource_id == row.id))
     conn.execute(c.delete().where(c.c.id == row.id))
     return _crl_detail(scope, row)
 
