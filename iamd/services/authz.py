@@ -86,6 +86,7 @@ class Authorizer:
         params: Mapping[str, Any],
         request_context: Mapping[str, str | Sequence[str]],
         established: Mapping[str, str | Sequence[str]] | None = None,
+        region: str = "",
     ) -> None:
         """Authorize one call of ``operation`` as its declaration says; AccessDenied when refused.
 
@@ -99,7 +100,7 @@ class Authorizer:
             _check_session_token_limits(claims, operation.service, operation.name)
         if caller.kind is PrincipalKind.ROOT:
             return
-        query = TargetQuery(conn, caller, self._partition, params)
+        query = TargetQuery(conn, caller, self._partition, params, region)
         target = self.target(operation, query)
         resource_policy = operation.resource_policy(query) if operation.resource_policy is not None else None
         context: dict[str, str | Sequence[str]] = dict(request_context)

@@ -173,3 +173,46 @@ def test_the_aws_cli_administers_trust_anchors(iamd: Server, tmp_path: Path) -> 
     assert [a["trustAnchorId"] for a in listed] == [anchor_id]
     disabled = iamd.aws("rolesanywhere", "disable-trust-anchor", "--trust-anchor-id", anchor_id)
     assert disabled["trustAnchor"]["enabled"] is False
+
+
+def test_resource_tags_and_arns_decide_too(iamd: Server) -> None:
+    admin = iamd.client("rolesanywhere")
+    root = pki.root_ca("tagged root")
+    source = {"sourceType": "CERTIFICATE_BUNDLE", "sourceData": {"x509CertificateData": root.cert_pem().decode()}}
+    platform = admin.create_trust_anchor(name="platform", source=source, tags=[{"key": "team", "value": "platform"}])
+    other = admin.create_trust_anchor(name="other", source=source)
+    iam = iamd.client("iam")
+    iam.create_user(UserName="operator")
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": ["rolesanywhere:GetTrustAnchor", "rolesanywhere:DisableTrustAnchor"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/team": "platform"}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "rolesanywhere:CreateProfile",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestTag/team": "platform"}},
+        },
+    ]
+    iam.put_user_policy(
+        UserName="operator",
+        PolicyName="platform-only",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    key = iam.create_access_key(UserName="operator")["AccessKey"]
+    ra = iamd.client("rolesanywhere", key["AccessKeyId"], key["SecretAccessKey"])
+    anchor_id = platform["trustAnchor"]["trustAnchorId"]
+    assert ra.get_trust_anchor(trustAnchorId=anchor_id)["trustAnchor"]["name"] == "platform"
+    assert ra.disable_trust_anchor(trustAnchorId=anchor_id)["trustAnchor"]["enabled"] is False
+    with pytest.raises(ClientError) as denied:
+        ra.get_trust_anchor(trustAnchorId=other["trustAnchor"]["trustAnchorId"])
+    assert _code(denied) == "AccessDeniedException"
+    assert other["trustAnchor"]["trustAnchorArn"] in str(denied.value)
+    role = f"arn:aws:iam::{iamd.account_id}:role/r"
+    ra.create_profile(name="tagged", roleArns=[role], tags=[{"key": "team", "value": "platform"}])
+    with pytest.raises(ClientError) as untagged:
+        ra.create_profile(name="untagged", roleArns=[role])
+    assert _code(untagged) == "AccessDeniedException"
