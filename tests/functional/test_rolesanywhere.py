@@ -265,33 +265,21 @@ def test_replayed_and_forged_requests(ra: RolesAnywhere) -> None:
     assert (status, code) == (403, "AccessDeniedException")
 
 
+def _helper_command(ra: RolesAnywhere, command: str, leaf: pki.Issued, directory: Path, *extra: str) -> list[str]:
+    """``iamd credential-helper COMMAND`` for ``leaf`` (written to ``directory``) against ``ra``."""
+    cert, key, chain = pki.write_pem(directory, "helper", leaf)
+    assert chain is not None
+    return [
+        *(sys.executable, "-m", "iamd", "credential-helper", command, *extra),
+        *("--certificate", str(cert), "--private-key", str(key), "--intermediates", str(chain)),
+        *("--trust-anchor-arn", ra.anchor_arn, "--profile-arn", ra.profile_arn, "--role-arn", ra.role_arn),
+        *("--endpoint", ra.server.url, "--ca-bundle", str(ra.tls_cert)),
+    ]
+
+
 def test_credential_helper_and_a_credential_process_profile(ra: RolesAnywhere, tmp_path: Path) -> None:
     leaf = _leaf(ra, "helper.example.com", "rsa")
-    cert, key, chain = pki.write_pem(tmp_path, "helper", leaf)
-    assert chain is not None
-    command = [
-        sys.executable,
-        "-m",
-        "iamd",
-        "credential-helper",
-        "credential-process",
-        "--certificate",
-        str(cert),
-        "--private-key",
-        str(key),
-        "--intermediates",
-        str(chain),
-        "--trust-anchor-arn",
-        ra.anchor_arn,
-        "--profile-arn",
-        ra.profile_arn,
-        "--role-arn",
-        ra.role_arn,
-        "--endpoint",
-        ra.server.url,
-        "--ca-bundle",
-        str(ra.tls_cert),
-    ]
+    command = _helper_command(ra, "credential-process", leaf, tmp_path)
     proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
@@ -408,34 +396,8 @@ def test_credential_helper_serve_feeds_botocore(
     ra: RolesAnywhere, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     leaf = _leaf(ra, "served.example.com")
-    cert, key, chain = pki.write_pem(tmp_path, "served", leaf)
-    assert chain is not None
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "iamd",
-            "credential-helper",
-            "serve",
-            "--port",
-            "0",
-            "--certificate",
-            str(cert),
-            "--private-key",
-            str(key),
-            "--intermediates",
-            str(chain),
-            "--trust-anchor-arn",
-            ra.anchor_arn,
-            "--profile-arn",
-            ra.profile_arn,
-            "--role-arn",
-            ra.role_arn,
-            "--endpoint",
-            ra.server.url,
-            "--ca-bundle",
-            str(ra.tls_cert),
-        ],
+        _helper_command(ra, "serve", leaf, tmp_path, "--port", "0"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
