@@ -73,14 +73,14 @@ def populate(data_dir: Path, total: int, start: int) -> None:
     rt.close()
 
 
-def presign(url: str, body: str) -> bytes:
+def presign(url: str, body: str, service: str = "iam") -> bytes:
     req = AWSRequest(
         method="POST",
         url=url + "/",
         data=body.encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
     )
-    SigV4Auth(Credentials(ROOT_KEY, ROOT_SECRET), "iam", "us-east-1").add_auth(req)
+    SigV4Auth(Credentials(ROOT_KEY, ROOT_SECRET), service, "us-east-1").add_auth(req)
     host = url.split("://", 1)[1]
     lines = ["POST / HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in req.headers.items() if k.lower() not in ("host", "content-length")]

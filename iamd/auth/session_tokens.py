@@ -59,10 +59,14 @@ class SessionClaims:
     """Role sessions: the role's ARN with its path (``aws:PrincipalArn``)."""
     console: bool = False
     """A web console sign-in (never sealed into a token): not subject to GetSessionToken's limits."""
+    context: Mapping[str, str] = field(default_factory=dict)
+    """Condition keys the issuer attached to every request of the session (workloads:
+    ``ec2:SourceInstanceARN``, ``ec2:RoleDelivery``, as EC2 sets them on instance profile credentials)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["tags"] = dict(self.tags)
+        data["context"] = dict(self.context)
         return {k: v for k, v in data.items() if v not in (None, (), [], {}) and not (k == "console" and not v)}
 
     @classmethod
@@ -71,6 +75,7 @@ class SessionClaims:
         for key in ("session_policies", "session_policy_arns", "transitive_tag_keys"):
             values[key] = tuple(values.get(key, ()))
         values["tags"] = dict(values.get("tags", {}))
+        values["context"] = dict(values.get("context", {}))
         values.pop("console", None)  # console claims are never sealed; a token cannot claim to be one
         return cls(**values)
 

@@ -73,6 +73,8 @@ __all__ = [
 ALGORITHM_RSA = "AWS4-X509-RSA-SHA256"
 ALGORITHM_ECDSA = "AWS4-X509-ECDSA-SHA256"
 SERVICE = "rolesanywhere"
+WORKLOAD_SERVICE = "iamd-workload"
+"""The credential scope service of iamd's own workload requests (iamd.services.workloads)."""
 """The credential scope's service for CreateSession (AWS's signing name for Roles Anywhere)."""
 TERMINATOR = "aws4_request"
 MAX_SKEW_SECONDS = 900

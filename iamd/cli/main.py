@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamd.cli import logs, policies_cmd, policy_cmd
+from iamd.cli import logs, policies_cmd, policy_cmd, rolesanywhere_cmd, workloads_cmd
 from iamd.core.clock import iso8601
 from iamd.core.config import OPTIONS, STORE_PREPARED_VARIABLE, Settings, load_settings, settings_to_env
 from iamd.core.options import Option
@@ -123,7 +123,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy_cmd.register(sub)
     policies_cmd.register(sub, lambda p: _store_options(p, suppress=True))
+    workloads_cmd.register(sub, lambda p: _store_options(p, suppress=True))
+    rolesanywhere_cmd.register(sub, lambda p: _store_options(p, suppress=True))
+    for name, help_text in _STANDALONE.items():
+        standalone = sub.add_parser(name, help=help_text, add_help=False)
+        standalone.add_argument("args", nargs=argparse.REMAINDER, help=f"see iamd {name} --help")
     return parser
+
+
+_STANDALONE = {
+    "agent": "the workload credentials agent (iamd agent --help); needs no store",
+    "credential-helper": "the Roles Anywhere credential helper (iamd credential-helper --help); needs no store",
+}
+
+
+def _standalone(argv: list[str]) -> int:
+    """``iamd agent ...`` and ``iamd credential-helper ...`` run beside workloads, without a store."""
+    if argv[0] == "agent":
+        from iamd.agent.cli import main as agent_main
+
+        return agent_main(argv[1:])
+    from iamd.helper.cli import main as helper_main
+
+    return helper_main(argv[1:])
 
 
 FLAG_DESTS = {opt.name: opt.path for opt in OPTIONS if opt.spec.flag}
@@ -138,6 +160,9 @@ def settings_of(args: argparse.Namespace, environ: Mapping[str, str]) -> Setting
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run one command; the settings come from ``environ`` (default: the process's environment)."""
     env = os.environ if environ is None else environ
+    words = sys.argv[1:] if argv is None else argv
+    if words and words[0] in _STANDALONE:
+        return _standalone(words)
     args = build_parser().parse_args(argv)
     if args.command == "policy":
         return policy_cmd.run(args)
@@ -158,6 +183,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return mfa_command(args, settings, env)
     if args.command == "policies":
         return policies_cmd.run(args, settings)
+    if args.command == "workloads":
+        return workloads_cmd.run(args, settings)
+    if args.command == "rolesanywhere":
+        return rolesanywhere_cmd.run(args, settings)
     return admin_command(args, settings)
 
 

@@ -9,8 +9,6 @@ The request is the one AWS's signing helper sends: ``POST /sessions?profileArn=.
 from __future__ import annotations
 
 import json
-import ssl
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
+from iamd.agent.client import check_endpoint, opener, post_json
 from iamd.agent.credentials import Credentials, CredentialSourceError
 from iamd.auth.x509 import sign_request
 from iamd.helper.files import SigningMaterial
@@ -33,7 +32,6 @@ __all__ = [
 MIN_DURATION = 900
 MAX_DURATION = 43200
 USER_AGENT = "iamd-credential-helper/0.1"
-TIMEOUT_SECONDS = 30
 
 
 def parse_arn_region(arn: str, kind: str) -> str:
@@ -97,21 +95,9 @@ class RolesAnywhereClient:
         self._material = material
         self._request = request
         self._region = region or request.region()
-        self._endpoint = (endpoint or f"https://rolesanywhere.{self._region}.amazonaws.com").rstrip("/")
-        split = urlsplit(self._endpoint)
-        if split.scheme not in ("http", "https") or not split.netloc:
-            raise ValueError(f"The endpoint must be an http(s) URL, not '{self._endpoint}'.")
+        self._endpoint = check_endpoint(endpoint or f"https://rolesanywhere.{self._region}.amazonaws.com")
         self._now = now
-        context: ssl.SSLContext | None = None
-        if split.scheme == "https":
-            context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
-            if not verify_tls:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-        handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=context)]
-        if not use_proxy:
-            handlers.append(urllib.request.ProxyHandler({}))
-        self._opener = urllib.request.build_opener(*handlers)
+        self._opener = opener(self._endpoint, ca_bundle=ca_bundle, verify_tls=verify_tls, use_proxy=use_proxy)
 
     def _http_request(self) -> urllib.request.Request:
         split = urlsplit(self._endpoint)
@@ -153,17 +139,9 @@ class RolesAnywhereClient:
 
     def fetch(self) -> Credentials:
         """Call CreateSession; CredentialSourceError (``denied`` for a 4xx answer) when it gives nothing."""
+        document = post_json(self._opener, self._http_request(), "CreateSession", self._endpoint)
         try:
-            with self._opener.open(self._http_request(), timeout=TIMEOUT_SECONDS) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as error:
-            raise _service_error(error) from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise CredentialSourceError(f"Cannot reach {self._endpoint}: {reason}") from None
-        try:
-            document = json.loads(payload)
-            entry = document["credentialSet"][0]
+            entry = document["credentialSet"][0]  # type: ignore[index]
             creds = entry["credentials"]
             role_arn = entry.get("roleArn") or self._request.role_arn
             return Credentials(
@@ -178,19 +156,3 @@ class RolesAnywhereClient:
             raise CredentialSourceError(
                 f"{self._endpoint} answered CreateSession without a usable credentialSet."
             ) from None
-
-
-def _service_error(error: urllib.error.HTTPError) -> CredentialSourceError:
-    body = error.read()
-    message = ""
-    code = (error.headers.get("x-amzn-ErrorType") or "").split(":", 1)[0]
-    try:
-        document = json.loads(body)
-        if isinstance(document, dict):
-            message = str(document.get("message") or document.get("Message") or "")
-            code = code or str(document.get("__type") or "").rsplit("#", 1)[-1]
-    except ValueError:
-        message = body.decode("utf-8", "replace").strip()[:500]
-    code = code or f"HTTP{error.code}"
-    text = f"CreateSession failed (HTTP {error.code}, {code}): {message or error.reason}"
-    return CredentialSourceError(text, code=code, denied=400 <= error.code < 500 and error.code != 429)

@@ -50,7 +50,7 @@ def session_context(claims: SessionClaims | None, now: float) -> dict[str, str]:
     """Condition keys that come from the caller's session (temporary credentials)."""
     if claims is None:
         return {}
-    out = {"aws:TokenIssueTime": iso8601(claims.issued_at)}
+    out = {**claims.context, "aws:TokenIssueTime": iso8601(claims.issued_at)}
     if claims.mfa_authenticated_at is not None:
         out["aws:MultiFactorAuthPresent"] = "true"
         out["aws:MultiFactorAuthAge"] = str(max(0, int(now - claims.mfa_authenticated_at)))
@@ -83,6 +83,7 @@ class Authorizer:
         params: Mapping[str, Any],
         request_context: Mapping[str, str | Sequence[str]],
         established: Mapping[str, str | Sequence[str]] | None = None,
+        region: str = "",
     ) -> None:
         """Authorize one call of ``operation`` as its declaration says; AccessDenied when refused.
 
@@ -96,7 +97,7 @@ class Authorizer:
             _check_session_token_limits(claims, operation.service, operation.name)
         if caller.kind is PrincipalKind.ROOT:
             return
-        query = TargetQuery(conn, caller, self._partition, params)
+        query = TargetQuery(conn, caller, self._partition, params, region)
         target = self.target(operation, query)
         resource_policy = operation.resource_policy(query) if operation.resource_policy is not None else None
         context: dict[str, str | Sequence[str]] = dict(request_context)

@@ -122,7 +122,7 @@ class OperationContext:
         if self.operation is None:
             raise RuntimeError("authorize() outside a dispatched operation")
         self.services.authorizer.authorize_operation(
-            self.conn, self.operation, self.caller, self.params, self.request_context, established
+            self.conn, self.operation, self.caller, self.params, self.request_context, established, self.region
         )
         self.authorized = True
 

@@ -37,6 +37,7 @@ _READ_PREFIXES = ("Get", "List", "Simulate", "Decode")
 #: Every module that defines operations, imported by :func:`load_all`.  A new module goes here.
 MODULES: tuple[str, ...] = (
     "iamd.services.sts",
+    "iamd.services.rolesanywhere_ops",
     "iamd.services.iam.access_keys",
     "iamd.services.iam.account",
     "iamd.services.iam.attachments",

@@ -42,6 +42,8 @@ class TargetQuery:
     caller: Principal
     partition: str
     params: Mapping[str, Any]
+    region: str = ""
+    """The request's region (regional services' ARNs carry it: Roles Anywhere)."""
 
     @property
     def account(self) -> str:

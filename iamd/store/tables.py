@@ -638,3 +638,156 @@ org_tags = sa.Table(
     sa.Column("value", sa.String(256), nullable=False),
     sa.Index("ix_org_tags_organization", "organization_id"),
 )
+
+# --- workloads (issue 12): machines and containers bound to an instance profile or a role -----------
+
+WORKLOAD_ID = sa.String(19)
+"""``i-`` and 17 hex digits, so tools that expect EC2 instance ids take it."""
+CERT_SERIAL = sa.String(40)
+"""Hex serial number of a certificate a workload CA issued."""
+
+# One CA per account (and rotation): its key sealed with the master key, like server certificates'.
+workload_cas = sa.Table(
+    "workload_cas",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("certificate_pem", sa.Text, nullable=False),
+    sa.Column("private_key_enc", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Column("retired_at", TIME, nullable=True),
+    # Set when a newer CA took over issuing; a retired CA still verifies the certificates it issued.
+    sa.Index("ix_workload_cas_account", "account_id", "created_at"),
+)
+
+workloads = sa.Table(
+    "workloads",
+    metadata,
+    sa.Column("id", WORKLOAD_ID, primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", NAME, nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # ``instance-profile`` (the role in the profile at each request) or ``role``.
+    sa.Column("target_id", ID, nullable=False),
+    # The instance profile's or role's id (no foreign key: deleting it leaves the workload refused).
+    sa.Column("target_arn", ARN, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    # ``pending`` (registered, not enrolled), ``active``, ``deregistered``.
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("enrolled_at", TIME, nullable=True),
+    sa.Column("deregistered_at", TIME, nullable=True),
+    sa.Column("last_credentials_at", TIME, nullable=True),
+    sa.Index("ix_workloads_account", "account_id", "created_at"),
+)
+
+# The only bearer secret of a workload: single use, short-lived, stored as its SHA-256.
+workload_bootstrap_tokens = sa.Table(
+    "workload_bootstrap_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("workload_id", WORKLOAD_ID, sa.ForeignKey("workloads.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Column("used_at", TIME, nullable=True),
+    sa.Index("ix_workload_bootstrap_tokens_workload", "workload_id"),
+)
+
+# Client certificates issued to workloads: the table is the revocation list (serial must be here, live).
+workload_certificates = sa.Table(
+    "workload_certificates",
+    metadata,
+    sa.Column("serial", CERT_SERIAL, primary_key=True),
+    sa.Column("workload_id", WORKLOAD_ID, sa.ForeignKey("workloads.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("ca_id", ID, sa.ForeignKey("workload_cas.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("issued_at", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Index("ix_workload_certificates_workload", "workload_id"),
+)
+
+# --- IAM Roles Anywhere (issue 12) -------------------------------------------------------------------
+
+RA_ID = sa.String(36)
+"""A Roles Anywhere resource id: a UUID."""
+
+rolesanywhere_trust_anchors = sa.Table(
+    "rolesanywhere_trust_anchors",
+    metadata,
+    sa.Column("id", RA_ID, primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("source_type", sa.String(32), nullable=False),
+    sa.Column("source_data", sa.Text, nullable=False),
+    # The PEM bundle (``CERTIFICATE_BUNDLE``); for ``SELF_SIGNED_REPOSITORY`` the account's workload CAs.
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("notification_settings", sa.Text, nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Index("ix_rolesanywhere_trust_anchors_account", "account_id"),
+)
+
+rolesanywhere_profiles = sa.Table(
+    "rolesanywhere_profiles",
+    metadata,
+    sa.Column("id", RA_ID, primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("role_arns", sa.Text, nullable=False),
+    sa.Column("managed_policy_arns", sa.Text, nullable=False),
+    sa.Column("session_policy", sa.Text, nullable=True),
+    sa.Column("duration_seconds", sa.Integer, nullable=True),
+    sa.Column("require_instance_properties", sa.Boolean, nullable=False),
+    sa.Column("accept_role_session_name", sa.Boolean, nullable=False),
+    sa.Column("attribute_mappings", sa.Text, nullable=True),
+    # JSON ``{"x509Subject": ["CN", ...], ...}``; NULL: AWS's default mapping.
+    sa.Column("created_by", ARN, nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Index("ix_rolesanywhere_profiles_account", "account_id"),
+)
+
+rolesanywhere_crls = sa.Table(
+    "rolesanywhere_crls",
+    metadata,
+    sa.Column("id", RA_ID, primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column(
+        "trust_anchor_id", RA_ID, sa.ForeignKey("rolesanywhere_trust_anchors.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("crl_der", sa.LargeBinary, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Index("ix_rolesanywhere_crls_trust_anchor", "trust_anchor_id"),
+)
+
+# One subject per distinct certificate subject that got credentials; written in batches.
+rolesanywhere_subjects = sa.Table(
+    "rolesanywhere_subjects",
+    metadata,
+    sa.Column("id", RA_ID, primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False),
+    sa.Column("x509_subject", sa.String(1024), nullable=False),
+    sa.Column("certificates", sa.Text, nullable=False),
+    sa.Column("instance_properties", sa.Text, nullable=True),
+    sa.Column("credentials", sa.Text, nullable=True),
+    sa.Column("last_seen_at", TIME, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.UniqueConstraint("account_id", "region", "x509_subject", name="uq_rolesanywhere_subjects_account_subject"),
+)
+
+rolesanywhere_tags = sa.Table(
+    "rolesanywhere_tags",
+    metadata,
+    sa.Column("resource_id", RA_ID, primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("value", sa.String(256), nullable=False),
+)

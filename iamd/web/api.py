@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from iamd.auth.sigv4 import SignatureInfo
 from iamd.core import ids
 from iamd.core.errors import (
     AwsError,
@@ -17,6 +18,7 @@ from iamd.core.errors import (
     SignatureDoesNotMatch,
 )
 from iamd.core.http import HttpRequest
+from iamd.core.principal import Principal
 from iamd.services.dispatch import UNSIGNED_CALLER, dispatch, request_context
 from iamd.services.runtime import Runtime
 from iamd.web.access_log import AccessRecord
@@ -74,17 +76,7 @@ class ApiHandler:
         spec = self.specs[service]
         seen.append(spec)
 
-        if info.access_key_id.startswith("ASIA"):
-            claims, caller = rt.token_cache.resolve(
-                rt.token_keys.ring(), info.security_token, info.access_key_id, rt.clock
-            )
-            rt.verifier.verify(request, info, claims.secret_access_key)
-        else:
-            if info.security_token is not None:  # a long-term key takes no session token: AWS refuses the pair
-                raise InvalidClientTokenId()
-            resolved = rt.resolver.resolve(info.access_key_id)
-            rt.verifier.verify(request, info, resolved.secret_access_key)
-            caller = resolved.principal
+        caller = authenticate(rt, request, info)
 
         record.principal = caller.arn
         if action not in spec.operations:
@@ -142,6 +134,20 @@ class ApiHandler:
             request_id=request_id,
         )
         return serialize_result(spec, action, dict(result) if result else None, request_id)
+
+
+def authenticate(rt: Runtime, request: HttpRequest, info: SignatureInfo) -> Principal:
+    """The caller whose key signed ``request`` (a session's ``ASIA`` key with its token, or a long-term key);
+    the signature is verified."""
+    if info.access_key_id.startswith("ASIA"):
+        claims, caller = rt.token_cache.resolve(rt.token_keys.ring(), info.security_token, info.access_key_id, rt.clock)
+        rt.verifier.verify(request, info, claims.secret_access_key)
+        return caller
+    if info.security_token is not None:  # a long-term key takes no session token: AWS refuses the pair
+        raise InvalidClientTokenId()
+    resolved = rt.resolver.resolve(info.access_key_id)
+    rt.verifier.verify(request, info, resolved.secret_access_key)
+    return resolved.principal
 
 
 def _request_params(request: HttpRequest) -> dict[str, str]:

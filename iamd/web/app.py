@@ -19,6 +19,11 @@ from iamd.web.api import ApiHandler
 from iamd.web.console.handler import ConsoleHandler
 from iamd.web.protocol.form import MAX_BODY
 from iamd.web.protocol.xml_serializer import serialize_error
+from iamd.web.rolesanywhere import PATH as CREATE_SESSION_PATH
+from iamd.web.rolesanywhere import CreateSessionHandler
+from iamd.web.rolesanywhere_api import RolesAnywhereApi
+from iamd.web.workloads import PREFIX as WORKLOADS_PREFIX
+from iamd.web.workloads import WorkloadsHandler
 
 log = logging.getLogger("iamd")
 
@@ -26,6 +31,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+_Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 KEY_USAGE_FLUSH_SECONDS = 5.0
 CONSOLE_PRUNE_ROUNDS = 120
@@ -38,6 +44,9 @@ class IamdApp:
         self.runtime = runtime or Runtime(settings)
         self.api = ApiHandler(self.runtime)
         self.console = ConsoleHandler(self.runtime)
+        self.workloads = WorkloadsHandler(self.runtime)
+        self.create_session = CreateSessionHandler(self.runtime)
+        self.rolesanywhere = RolesAnywhereApi(self.runtime)
         self.access_log = AccessLog(settings.server.access_log, self.runtime.clock)
         self.ready = False
         self._prepare = prepare
@@ -141,6 +150,15 @@ class IamdApp:
         if path == "/console" or path.startswith("/console/"):
             await self._console(scope, receive, send)
             return
+        if path.startswith(WORKLOADS_PREFIX):
+            await self._off_loop(scope, receive, send, self.workloads.handle)
+            return
+        if path == CREATE_SESSION_PATH:  # Roles Anywhere's CreateSession, X.509-signed (no SigV4)
+            await self._off_loop(scope, receive, send, self.create_session.handle)
+            return
+        if self.rolesanywhere.serves(path):  # Roles Anywhere's control plane (REST-JSON, SigV4)
+            await self._off_loop(scope, receive, send, self.rolesanywhere.handle)
+            return
         if path != "/":
             await _respond(send, 404, b"not found\n", b"text/plain")
             return
@@ -162,14 +180,18 @@ class IamdApp:
         await send({"type": "http.response.body", "body": payload})
 
     async def _console(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._off_loop(scope, receive, send, self.console.handle)
+
+    async def _off_loop(
+        self, scope: Scope, receive: Receive, send: Send, handle: Callable[[HttpRequest], _Response]
+    ) -> None:
+        """Read the body, run ``handle`` on a worker thread, send its answer."""
         body = await _read_body(receive)
         if body is None:
             await _respond(send, 413, b"request too large\n", b"text/plain")
             return
         request = _request(scope, scope["method"], scope["path"], body)
-        status, headers, payload = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.console.handle, request
-        )
+        status, headers, payload = await asyncio.get_running_loop().run_in_executor(self._executor, handle, request)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 

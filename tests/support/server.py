@@ -126,8 +126,9 @@ def start_server(
     extra_env: dict[str, str] | None = None,
     extra_args: list[str] | None = None,
     bootstrap_env: bool = True,
+    port: int | None = None,
 ) -> Server:
-    port = free_port()
+    port = port or free_port()
     env = {
         "IAMD_CACHE_REFRESH_SECONDS": "0.5",
         "IAMD_LOG_LEVEL": "warning",

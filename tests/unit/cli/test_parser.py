@@ -21,8 +21,9 @@ from iamd.core.config import OPTIONS
 
 ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 GLOBAL_OPTIONS = ("--data-dir", "--database-url", "--log-level")
-OFFLINE_COMMANDS = ("policy",)
-"""Commands that open no store and so take no store options."""
+OFFLINE_COMMANDS = ("policy", "agent", "credential-helper")
+"""Commands that open no store and so take no store options (the agent and the credential helper run
+beside workloads, away from the store)."""
 
 
 def parsers(
