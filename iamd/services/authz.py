@@ -34,7 +34,7 @@ from iamd.policy import (
     from_core_principal,
 )
 from iamd.services import authz_messages
-from iamd.services.iam import login_profiles
+from iamd.services.iam import identity_providers, login_profiles
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicies, PrincipalPolicyCache
 from iamd.store import tables as t
 
@@ -240,6 +240,9 @@ class Authorizer:
             if action == "GetFederationToken" and isinstance(params.get("Name"), str):
                 return Target(f"arn:{p}:sts::{account}:federated-user/{params['Name']}", {})
             return Target(str(params.get("RoleArn") or "*"), {})
+        provider = identity_providers.authorization_target(conn, action, params, account, p)
+        if provider is not None:
+            return Target(*provider)
         if action in _LIST_KINDS:
             prefix = str(params.get("PathPrefix") or "/")
             return Target(f"arn:{p}:iam::{account}:{_LIST_KINDS[action]}{prefix}", {})

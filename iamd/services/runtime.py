@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from iamd.auth.credentials import CredentialResolver
+from iamd.auth.jwks import HttpsFetcher, JwksCache, JwksError, JwksSettings, offline_key_sets
 from iamd.auth.session_tokens import TokenCache
 from iamd.auth.sigv4 import SigV4Verifier
 from iamd.core.clock import Clock, SystemClock
@@ -72,6 +74,8 @@ class Runtime:
         )
         self.watcher.subscribe(self.token_keys.clear)
         self.token_cache = TokenCache()
+        self.jwks = _jwks_cache(settings, self.clock)
+        """OIDC providers' signing keys, shared by this node's request threads."""
 
     # -- the master key ---------------------------------------------------------------------------
 
@@ -182,6 +186,33 @@ class Runtime:
     def credentials_path(self) -> Path | None:
         data_dir = self.settings.store.data_dir
         return data_dir / "root-credentials.json" if data_dir else None
+
+
+def _jwks_cache(settings: Settings, clock: Clock) -> JwksCache:
+    f = settings.federation
+    if f.allow_http_loopback and not settings.server.dev:
+        raise ConfigError("IAMD_FEDERATION_ALLOW_HTTP_LOOPBACK is for development only: it needs --dev")
+    offline = {}
+    if f.offline_jwks_dir is not None:
+        try:
+            documents = {
+                urllib.parse.unquote(path.name.removesuffix(".json")): path.read_bytes()
+                for path in sorted(f.offline_jwks_dir.glob("*.json"))
+            }
+            offline = offline_key_sets(documents)
+        except (OSError, JwksError) as exc:
+            raise ConfigError(f"IAMD_OFFLINE_JWKS_DIR {f.offline_jwks_dir}: {exc}") from exc
+    fetcher = HttpsFetcher(ca_file=f.ca_file, allow_http_loopback=f.allow_http_loopback)
+    return JwksCache(
+        fetcher,
+        clock,
+        JwksSettings(
+            ttl_seconds=f.jwks_ttl_seconds,
+            refresh_interval_seconds=f.jwks_refresh_seconds,
+            allow_http_loopback=f.allow_http_loopback,
+            offline_keys=offline,
+        ),
+    )
 
 
 def _read_key_file(path: Path, setting: str = "") -> bytes | None:
