@@ -57,12 +57,16 @@ class SessionClaims:
     """The principal that created the session (for role chaining and auditing)."""
     role_arn: str | None = None
     """Role sessions: the role's ARN with its path (``aws:PrincipalArn``)."""
+    federated_context: Mapping[str, str | list[str]] = field(default_factory=dict)
+    """Web identity and SAML sessions: the condition keys their requests carry (``PROVIDER:sub``,
+    ``saml:sub``, ``aws:FederatedProvider`` ...)."""
     console: bool = False
     """A web console sign-in (never sealed into a token): not subject to GetSessionToken's limits."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["tags"] = dict(self.tags)
+        data["federated_context"] = dict(self.federated_context)
         return {k: v for k, v in data.items() if v not in (None, (), [], {}) and not (k == "console" and not v)}
 
     @classmethod
@@ -71,6 +75,7 @@ class SessionClaims:
         for key in ("session_policies", "session_policy_arns", "transitive_tag_keys"):
             values[key] = tuple(values.get(key, ()))
         values["tags"] = dict(values.get("tags", {}))
+        values["federated_context"] = dict(values.get("federated_context", {}))
         values.pop("console", None)  # console claims are never sealed; a token cannot claim to be one
         return cls(**values)
 

@@ -11,6 +11,8 @@ class PrincipalKind(enum.Enum):
     USER = "user"
     ASSUMED_ROLE = "assumed-role"
     FEDERATED_USER = "federated-user"
+    ANONYMOUS = "anonymous"
+    """An unsigned request (AssumeRoleWithWebIdentity, AssumeRoleWithSAML): no account, no policies."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +33,8 @@ class Principal:
     @property
     def is_root(self) -> bool:
         return self.kind is PrincipalKind.ROOT
+
+
+def anonymous() -> Principal:
+    """The caller of an unsigned request."""
+    return Principal(PrincipalKind.ANONYMOUS, "", "anonymous", "anonymous", "anonymous", "")

@@ -103,11 +103,11 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def session_context(claims: SessionClaims | None, now: float) -> dict[str, str]:
+def session_context(claims: SessionClaims | None, now: float) -> dict[str, str | Sequence[str]]:
     """Condition keys that come from the caller's session (temporary credentials)."""
     if claims is None:
         return {}
-    out = {"aws:TokenIssueTime": _iso(claims.issued_at)}
+    out: dict[str, str | Sequence[str]] = {**claims.federated_context, "aws:TokenIssueTime": _iso(claims.issued_at)}
     if claims.mfa_authenticated_at is not None:
         out["aws:MultiFactorAuthPresent"] = "true"
         out["aws:MultiFactorAuthAge"] = str(max(0, int(now - claims.mfa_authenticated_at)))

@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Row
 
 from iamd.auth.session_tokens import SessionClaims, session_of
 from iamd.core import ids
-from iamd.core.arn import split_iam_resource, try_parse
+from iamd.core.arn import Arn, split_iam_resource, try_parse
 from iamd.core.errors import (
     AccessDenied,
     InvalidParameterValue,
@@ -126,6 +127,29 @@ def _credentials(ctx: RequestContext, claims_fields: dict[str, Any]) -> tuple[Se
     }
 
 
+def parse_role_arn(role_arn: str) -> Arn:
+    """A RoleArn parameter; ValidationError unless it is a role ARN."""
+    parsed = try_parse(role_arn)
+    if parsed is None or parsed.service != "iam" or not parsed.resource.startswith("role/"):
+        raise ValidationError(f"{role_arn} is invalid")
+    return parsed
+
+
+def role_by_arn(ctx: RequestContext, role_arn: str, not_authorized: str) -> Row[Any]:
+    """The role a RoleArn names (path and name exactly); AccessDenied(``not_authorized``) when there is none."""
+    parsed = parse_role_arn(role_arn)
+    if parsed.partition != ctx.partition:
+        raise AccessDenied(not_authorized)
+    _, path, name = split_iam_resource(parsed.resource)
+    r = t.roles
+    role = ctx.conn.execute(
+        sa.select(r).where(r.c.account_id == parsed.account, r.c.name_key == name.lower(), r.c.path == path)
+    ).first()
+    if role is None or role.name != name:
+        raise AccessDenied(not_authorized)
+    return role
+
+
 # --- AssumeRole ------------------------------------------------------------------------------------
 
 
@@ -141,18 +165,7 @@ def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     session_name: str = p["RoleSessionName"]
     not_authorized = f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
 
-    parsed = try_parse(role_arn)
-    if parsed is None or parsed.service != "iam" or not parsed.resource.startswith("role/"):
-        raise ValidationError(f"{role_arn} is invalid")
-    if parsed.partition != ctx.partition:
-        raise AccessDenied(not_authorized)
-    _, path, name = split_iam_resource(parsed.resource)
-    r = t.roles
-    role = ctx.conn.execute(
-        sa.select(r).where(r.c.account_id == parsed.account, r.c.name_key == name.lower(), r.c.path == path)
-    ).first()
-    if role is None or role.name != name:
-        raise AccessDenied(not_authorized)
+    role = role_by_arn(ctx, role_arn, not_authorized)
 
     chained = caller.kind is PrincipalKind.ASSUMED_ROLE
     if chained:

@@ -17,6 +17,7 @@ from iamd.core.errors import (
     SignatureDoesNotMatch,
 )
 from iamd.core.http import HttpRequest
+from iamd.core.principal import anonymous
 from iamd.services.dispatch import dispatch, request_context
 from iamd.services.runtime import Runtime
 from iamd.web.access_log import AccessRecord
@@ -67,7 +68,7 @@ class ApiHandler:
         info = rt.verifier.parse(request, params)
         if info is None:
             if action in UNSIGNED_STS_ACTIONS:
-                raise NotImplementedOperation(f"iamd does not implement sts:{action} yet")
+                return self._unsigned(request, request_id, seen, record, action, params)
             raise MissingAuthenticationToken()
         service = record.service = info.service
         if service not in self.specs:
@@ -107,6 +108,40 @@ class ApiHandler:
         )
         if not info.access_key_id.startswith("ASIA"):
             rt.key_usage.record(info.access_key_id, rt.clock.time(), service, info.region)
+        return serialize_result(spec, action, dict(result) if result else None, request_id)
+
+    def _unsigned(
+        self,
+        request: HttpRequest,
+        request_id: str,
+        seen: list[ServiceSpec],
+        record: AccessRecord,
+        action: str,
+        params: dict[str, str],
+    ) -> bytes:
+        """AssumeRoleWithWebIdentity and AssumeRoleWithSAML without SigV4, as AWS accepts them: the token
+        or assertion is the credential, checked by the handler (``needs_auth=False``)."""
+        rt = self.runtime
+        service = record.service = "sts"
+        spec = self.specs[service]
+        seen.append(spec)
+        operation = rt.operations.get((service, action))
+        if operation is None or operation.needs_auth:
+            raise NotImplementedOperation(f"iamd does not implement sts:{action} yet")
+        inputs = parse_input(spec, action, params)
+        record.dispatched = True
+        region = rt.settings.identity.region
+        result = dispatch(
+            rt,
+            service,
+            action,
+            anonymous(),
+            inputs,
+            request_context(request, region),
+            region=region,
+            source_ip=request.source_ip,
+            request_id=request_id,
+        )
         return serialize_result(spec, action, dict(result) if result else None, request_id)
 
 

@@ -174,9 +174,7 @@ def client_ids_of(row: Row[Any]) -> list[str]:
 def _forget_keys(ctx: RequestContext, url: str) -> None:
     """This node drops the issuer's cached keys (other nodes keep theirs until their TTL: they are the
     issuer's own keys, fetched from it; see docs/design/federation.md)."""
-    jwks = getattr(ctx.runtime, "jwks", None)
-    if jwks is not None:
-        jwks.forget("https://" + url)
+    ctx.runtime.jwks.forget("https://" + url)
 
 
 @operation("iam", "CreateOpenIDConnectProvider")

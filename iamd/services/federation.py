@@ -1,0 +1,313 @@
+"""STS federation: AssumeRoleWithWebIdentity and AssumeRoleWithSAML (unsigned, as AWS accepts them).
+
+The token or the assertion is the credential: stage 1's verifiers (``iamd.auth.oidc``,
+``iamd.auth.saml``) check it against the IAM provider of the role's account, then the role's trust
+policy decides with the provider as the ``Federated`` principal and the provider's condition keys
+(``PROVIDER:sub``/``:aud``/``:oaud``/``:amr``, ``saml:*``) in the request context.  The session token
+carries the keys the session's own requests see (``SessionClaims.federated_context``).
+
+A SAML assertion is accepted once: its (provider, assertion id) row goes into ``federation_replay``
+after every other check passed, in its own short transaction shared by every node.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from iamd.auth.oidc import OidcProvider, VerificationSettings, issuer_url, provider_url_of, verify_web_identity_token
+from iamd.auth.saml import (
+    AWS_AUDIENCES,
+    AWS_SIGNIN_SAML,
+    REPLAYED,
+    SamlProviderTrust,
+    SamlSettings,
+    select_role,
+    verify_saml_response,
+)
+from iamd.auth.saml_metadata import SamlMetadata, parse_saml_metadata
+from iamd.core.errors import AccessDenied, InvalidIdentityToken, InvalidParameterValue, PackedPolicyTooLarge
+from iamd.policy import (
+    Effect,
+    EvaluationRequest,
+    PolicyKind,
+    PrincipalDescriptor,
+    PrincipalType,
+    authorize,
+    compile_policy,
+)
+from iamd.services.context import RequestContext
+from iamd.services.iam.identity_providers import client_ids_of, find_oidc_provider, find_saml_provider, oidc_arn
+from iamd.services.registry import operation
+from iamd.services.sts import (
+    _credentials,
+    _duration,
+    _packed_size,
+    _session_policies,
+    parse_role_arn,
+    role_by_arn,
+)
+from iamd.store import tables as t
+from iamd.store.db import insert_ignore
+
+log = logging.getLogger("iamd.federation")
+
+WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
+SAML_ACTION = "sts:AssumeRoleWithSAML"
+MAX_DURATION_MESSAGE = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+
+
+def _not_authorized(action: str) -> str:
+    return f"Not authorized to perform {action}"
+
+
+@dataclass(frozen=True)
+class FederatedSession:
+    """What a verified token or assertion asks for, in the shape the trust decision and the session need."""
+
+    action: str
+    principal: PrincipalDescriptor
+    provider_arn: str
+    session_name: str
+    trust_context: Mapping[str, str | Sequence[str]]
+    """The provider's condition keys for the trust policy (``PROVIDER:*``, ``saml:*``)."""
+    session_context: Mapping[str, str | list[str]]
+    """The keys the session's own requests carry."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None
+    max_duration: int | None = None
+    """A cap below the role's maximum (SAML's SessionDuration attribute)."""
+
+
+def _trust_check(ctx: RequestContext, role: Row[Any], role_arn: str, fed: FederatedSession, action: str) -> None:
+    context: dict[str, str | Sequence[str]] = {
+        **ctx_request_keys(ctx),
+        **fed.trust_context,
+        "aws:FederatedProvider": fed.provider_arn,
+        "sts:RoleSessionName": fed.session_name,
+    }
+    if fed.tags:
+        for key, value in fed.tags.items():
+            context[f"aws:RequestTag/{key}"] = value
+        context["aws:TagKeys"] = list(fed.tags)
+    if fed.transitive_tag_keys:
+        context["sts:TransitiveTagKeys"] = list(fed.transitive_tag_keys)
+    if fed.source_identity is not None:
+        context["sts:SourceIdentity"] = fed.source_identity
+    trust = compile_policy(role.trust_policy, policy_id=f"{role_arn} trust policy", kind=PolicyKind.TRUST)
+    decision = authorize(
+        EvaluationRequest(
+            principal=fed.principal,
+            action=action,
+            resource=role_arn,
+            context=context,
+            resource_policy=trust,
+            resource_account=role.account_id,
+            resource_policy_required=True,
+            now=ctx.now(),
+        )
+    )
+    if decision.effect is not Effect.ALLOW:
+        log.info("%s refused by the trust policy of %s for %s", fed.action, role_arn, fed.provider_arn)
+        raise AccessDenied(_not_authorized(fed.action))
+
+
+def ctx_request_keys(ctx: RequestContext) -> dict[str, str]:
+    """The global keys of an unsigned request that the handler knows."""
+    out = {"aws:RequestedRegion": ctx.region}
+    if ctx.source_ip:
+        out["aws:SourceIp"] = ctx.source_ip
+    return out
+
+
+def _issue(
+    ctx: RequestContext, p: Mapping[str, Any], role: Row[Any], role_arn: str, fed: FederatedSession
+) -> dict[str, Any]:
+    """Trust decision (the action, then sts:TagSession / sts:SetSourceIdentity as needed) and credentials."""
+    duration = _duration(p.get("DurationSeconds"), 3600, role.max_session_duration, MAX_DURATION_MESSAGE)
+    if fed.max_duration is not None:
+        duration = min(duration, fed.max_duration)
+    policies, policy_arns = _session_policies(ctx, p, role.account_id)
+    _trust_check(ctx, role, role_arn, fed, fed.action)
+    if fed.tags or fed.transitive_tag_keys:
+        _trust_check(ctx, role, role_arn, fed, "sts:TagSession")
+    if fed.source_identity is not None:
+        _trust_check(ctx, role, role_arn, fed, "sts:SetSourceIdentity")
+    packed = _packed_size(policies, policy_arns, fed.tags)
+    if packed > 100:
+        raise PackedPolicyTooLarge(
+            f"Packed policy consumes {packed}% of allotted space, please use smaller policy for this session"
+        )
+    now = ctx.now()
+    assumed_arn = f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{fed.session_name}"
+    assumed_id = f"{role.id}:{fed.session_name}"
+    _, credentials = _credentials(
+        ctx,
+        {
+            "account_id": role.account_id,
+            "principal_kind": "assumed-role",
+            "arn": assumed_arn,
+            "user_id": assumed_id,
+            "name": role.name,
+            "issued_at": now,
+            "expires_at": now + duration,
+            "entity_id": role.id,
+            "session_name": fed.session_name,
+            "session_policies": policies,
+            "session_policy_arns": policy_arns,
+            "tags": dict(fed.tags),
+            "transitive_tag_keys": fed.transitive_tag_keys,
+            "source_identity": fed.source_identity,
+            "source_arn": fed.provider_arn,
+            "role_arn": f"arn:{ctx.partition}:iam::{role.account_id}:role{role.path}{role.name}",
+            "federated_context": {**fed.session_context, "aws:FederatedProvider": fed.provider_arn},
+        },
+    )
+    ctx.runtime.key_usage.record_role(role.id, now, ctx.region)
+    out: dict[str, Any] = {
+        "Credentials": credentials,
+        "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": assumed_arn},
+    }
+    if policies or policy_arns or fed.tags:
+        out["PackedPolicySize"] = packed
+    if fed.source_identity is not None:
+        out["SourceIdentity"] = fed.source_identity
+    return out
+
+
+# --- AssumeRoleWithWebIdentity -------------------------------------------------------------------------
+
+
+@operation("sts", "AssumeRoleWithWebIdentity", writes=False, needs_auth=False, skip_authorization=True)
+def assume_role_with_web_identity(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    if p.get("ProviderId"):
+        # OAuth 2.0 access tokens of Login with Amazon / Facebook are checked by calling those services;
+        # iamd verifies OpenID Connect ID tokens only.
+        raise InvalidParameterValue(
+            "iamd accepts OpenID Connect ID tokens only: ProviderId (OAuth 2.0 access tokens) is not supported"
+        )
+    role_arn: str = p["RoleArn"]
+    account = parse_role_arn(role_arn).account
+    token: str = p["WebIdentityToken"]
+    url = provider_url_of(token)
+    row = find_oidc_provider(ctx.conn, account, ctx.partition, url)
+    if row is None:
+        raise InvalidIdentityToken(f"No OpenIDConnect provider found in your account for {issuer_url(url)}")
+    provider_arn = oidc_arn(ctx.partition, account, row.url)
+    settings = VerificationSettings(leeway_seconds=ctx.settings.federation.leeway_seconds)
+    claims = verify_web_identity_token(
+        token, OidcProvider(row.url, tuple(client_ids_of(row)), provider_arn), ctx.runtime.jwks, ctx.now(), settings
+    )
+    role = role_by_arn(ctx, role_arn, _not_authorized(WEB_IDENTITY_ACTION))
+    keys = claims.condition_keys()
+    fed = FederatedSession(
+        action=WEB_IDENTITY_ACTION,
+        principal=PrincipalDescriptor(
+            type=PrincipalType.WEB_IDENTITY,
+            arn=provider_arn,
+            partition=ctx.partition,
+            federated_provider=provider_arn,
+            tags=dict(claims.principal_tags),
+            source_identity=claims.source_identity,
+        ),
+        provider_arn=provider_arn,
+        session_name=p["RoleSessionName"],
+        trust_context=keys,
+        session_context=keys,
+        tags=claims.principal_tags,
+        transitive_tag_keys=claims.transitive_tag_keys,
+        source_identity=claims.source_identity,
+    )
+    out = _issue(ctx, p, role, role_arn, fed)
+    out.update(SubjectFromWebIdentityToken=claims.subject, Provider=provider_arn, Audience=claims.audience)
+    return out
+
+
+# --- AssumeRoleWithSAML ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _metadata(document: str) -> SamlMetadata:
+    """A provider's metadata, parsed once per content (a changed document is parsed anew)."""
+    return parse_saml_metadata(document)
+
+
+def _saml_settings(ctx: RequestContext) -> SamlSettings:
+    f = ctx.settings.federation
+    return SamlSettings(
+        accepted_recipients=(AWS_SIGNIN_SAML, *f.saml_recipients),
+        accepted_audiences=(*AWS_AUDIENCES, *f.saml_audiences),
+        leeway_seconds=f.leeway_seconds,
+        allow_sha1=f.saml_allow_sha1,
+    )
+
+
+def _redeem(ctx: RequestContext, provider_arn: str, assertion_id: str, expires_at: float) -> None:
+    """Record the assertion as used, on every node at once (its own transaction); refuse a second use."""
+    now = ctx.now()
+    replay = t.federation_replay
+    with ctx.runtime.db.side_write() as conn:
+        conn.execute(replay.delete().where(replay.c.expires_at < now))
+        inserted = insert_ignore(
+            conn,
+            replay,
+            {"provider_arn": provider_arn, "assertion_id": assertion_id, "expires_at": max(expires_at, now) + 60},
+        )
+    if not inserted:
+        log.warning("replayed SAML assertion %s for %s refused", assertion_id, provider_arn)
+        raise InvalidIdentityToken(REPLAYED)
+
+
+@operation("sts", "AssumeRoleWithSAML", writes=False, needs_auth=False, skip_authorization=True)
+def assume_role_with_saml(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    role_arn: str = p["RoleArn"]
+    principal_arn: str = p["PrincipalArn"]
+    account = parse_role_arn(role_arn).account
+    row = find_saml_provider(ctx.conn, account, ctx.partition, principal_arn)
+    if row is None:
+        raise InvalidIdentityToken(f"SAML provider {principal_arn} does not exist in the role's account")
+    if row.encryption_mode == "Required":
+        raise InvalidIdentityToken("This provider requires encrypted assertions, which iamd cannot decrypt yet")
+    meta = _metadata(row.metadata_document)
+    trust = SamlProviderTrust(principal_arn, meta.entity_id, meta.signing_certificates)
+    assertion = verify_saml_response(p["SAMLAssertion"], trust, ctx.now(), _saml_settings(ctx))
+    select_role(assertion, role_arn, principal_arn)
+    role = role_by_arn(ctx, role_arn, _not_authorized(SAML_ACTION))
+    attributes = assertion.attributes
+    keys = assertion.condition_keys()
+    session_keys = {k: v for k, v in keys.items() if k in ("saml:sub", "saml:sub_type", "saml:namequalifier")}
+    fed = FederatedSession(
+        action=SAML_ACTION,
+        principal=PrincipalDescriptor(
+            type=PrincipalType.SAML,
+            arn=principal_arn,
+            partition=ctx.partition,
+            federated_provider=principal_arn,
+            tags=dict(attributes.principal_tags),
+            source_identity=attributes.source_identity,
+        ),
+        provider_arn=principal_arn,
+        session_name=attributes.role_session_name,
+        trust_context=keys,
+        session_context=session_keys,
+        tags=attributes.principal_tags,
+        transitive_tag_keys=attributes.transitive_tag_keys,
+        source_identity=attributes.source_identity,
+        max_duration=attributes.session_duration,
+    )
+    out = _issue(ctx, p, role, role_arn, fed)
+    _redeem(ctx, principal_arn, assertion.assertion_id, assertion.expires_at)
+    out.update(
+        Subject=assertion.subject,
+        SubjectType=assertion.subject_type,
+        Issuer=assertion.issuer,
+        Audience=assertion.recipient,
+        NameQualifier=assertion.name_qualifier,
+    )
+    return out
