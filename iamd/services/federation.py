@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.engine import Row
 
 from iamd.auth.oidc import OidcProvider, VerificationSettings, issuer_url, provider_url_of, verify_web_identity_token
@@ -42,7 +44,13 @@ from iamd.policy import (
     compile_policy,
 )
 from iamd.services.context import RequestContext
-from iamd.services.iam.identity_providers import client_ids_of, find_oidc_provider, find_saml_provider, oidc_arn
+from iamd.services.iam.identity_providers import (
+    client_ids_of,
+    find_oidc_provider,
+    find_saml_provider,
+    oidc_arn,
+    saml_private_keys,
+)
 from iamd.services.registry import operation
 from iamd.services.sts import (
     _credentials,
@@ -238,6 +246,14 @@ def _metadata(document: str) -> SamlMetadata:
     return parse_saml_metadata(document)
 
 
+@lru_cache(maxsize=64)
+def _private_key(pem: str) -> rsa.RSAPrivateKey:
+    """A provider's decryption key (checked to be RSA when it was added), loaded once."""
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
 def _saml_settings(ctx: RequestContext) -> SamlSettings:
     f = ctx.settings.federation
     return SamlSettings(
@@ -272,10 +288,14 @@ def assume_role_with_saml(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str
     row = find_saml_provider(ctx.conn, account, ctx.partition, principal_arn)
     if row is None:
         raise InvalidIdentityToken(f"SAML provider {principal_arn} does not exist in the role's account")
-    if row.encryption_mode == "Required":
-        raise InvalidIdentityToken("This provider requires encrypted assertions, which iamd cannot decrypt yet")
     meta = _metadata(row.metadata_document)
-    trust = SamlProviderTrust(principal_arn, meta.entity_id, meta.signing_certificates)
+    trust = SamlProviderTrust(
+        principal_arn,
+        meta.entity_id,
+        meta.signing_certificates,
+        decryption_keys=tuple(_private_key(pem) for pem in saml_private_keys(ctx, row.id)),
+        encryption_required=row.encryption_mode == "Required",
+    )
     assertion = verify_saml_response(p["SAMLAssertion"], trust, ctx.now(), _saml_settings(ctx))
     select_role(assertion, role_arn, principal_arn)
     role = role_by_arn(ctx, role_arn, _not_authorized(SAML_ACTION))

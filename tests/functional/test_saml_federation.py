@@ -14,8 +14,9 @@ import botocore
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from tests.support.saml_idp import OTHER_ACS, OTHER_SP, SamlIdp, b64
+from tests.support.saml_idp import OTHER_ACS, OTHER_SP, SamlIdp, b64, encrypt_assertion, self_signed
 from tests.support.server import ACCOUNT_ID, Server, postgres_database, start_server
 
 A = "https://aws.amazon.com/SAML/Attributes/"
@@ -191,3 +192,25 @@ def test_refusals_on_the_wire(setup: tuple[Server, Server], idp: SamlIdp, tmp_pa
     assert sts.assume_role_with_saml(
         RoleArn=ROLE_ARN, PrincipalArn=PROVIDER_ARN, SAMLAssertion=b64(idp.response("alice-id", attributes()))
     )["Credentials"]
+
+
+def test_encrypted_assertions_with_the_providers_private_key(
+    setup: tuple[Server, Server], idp: SamlIdp, tmp_path: Path
+) -> None:
+    a, b = setup
+    key, cert = self_signed("corp SAML encryption")
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    iam = a.client("iam")
+    iam.update_saml_provider(SAMLProviderArn=PROVIDER_ARN, AddPrivateKey=pem, AssertionEncryptionMode="Required")
+    time.sleep(1.0)
+    plain = idp.response("alice-id", attributes(**{"PrincipalTag:dept": ["eng"]}))
+    encrypted = encrypt_assertion(plain, cert, tmp_path, signer=idp)  # encrypt, then sign the response
+    out = unsigned_sts(b).assume_role_with_saml(
+        RoleArn=ROLE_ARN, PrincipalArn=PROVIDER_ARN, SAMLAssertion=b64(encrypted)
+    )
+    assert out["Subject"] == "alice-id"
+    with pytest.raises(ClientError) as exc:  # Required: a plain assertion is refused
+        unsigned_sts(a).assume_role_with_saml(
+            RoleArn=ROLE_ARN, PrincipalArn=PROVIDER_ARN, SAMLAssertion=b64(idp.response("alice-id", attributes()))
+        )
+    assert error_of(exc) == ("InvalidIdentityToken", 400, "This provider accepts encrypted SAML assertions only")
