@@ -11,8 +11,6 @@ class PrincipalKind(enum.Enum):
     USER = "user"
     ASSUMED_ROLE = "assumed-role"
     FEDERATED_USER = "federated-user"
-    ANONYMOUS = "anonymous"
-    """An unsigned request (AssumeRoleWithWebIdentity, AssumeRoleWithSAML): no account, no policies."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +31,3 @@ class Principal:
     @property
     def is_root(self) -> bool:
         return self.kind is PrincipalKind.ROOT
-
-
-def anonymous() -> Principal:
-    """The caller of an unsigned request."""
-    return Principal(PrincipalKind.ANONYMOUS, "", "anonymous", "anonymous", "anonymous", "")

@@ -279,7 +279,6 @@ def from_core_principal(
         PrincipalKind.USER: PrincipalType.USER,
         PrincipalKind.ASSUMED_ROLE: PrincipalType.ROLE_SESSION,
         PrincipalKind.FEDERATED_USER: PrincipalType.FEDERATED_USER,
-        PrincipalKind.ANONYMOUS: PrincipalType.ANONYMOUS,
     }
     ptype = types[principal.kind]
     partition = principal.arn.split(":", 2)[1] if principal.arn.startswith("arn:") else "aws"

@@ -33,7 +33,14 @@ from iamd.auth.saml import (
     verify_saml_response,
 )
 from iamd.auth.saml_metadata import SamlMetadata, parse_saml_metadata
-from iamd.core.errors import AccessDenied, InvalidIdentityToken, InvalidParameterValue, PackedPolicyTooLarge
+from iamd.core.arn import try_parse
+from iamd.core.errors import (
+    AccessDenied,
+    InvalidIdentityToken,
+    InvalidParameterValue,
+    PackedPolicyTooLarge,
+    ValidationError,
+)
 from iamd.policy import (
     Effect,
     EvaluationRequest,
@@ -43,7 +50,7 @@ from iamd.policy import (
     authorize,
     compile_policy,
 )
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam.identity_providers import (
     client_ids_of,
     find_oidc_provider,
@@ -52,14 +59,8 @@ from iamd.services.iam.identity_providers import (
     saml_private_keys,
 )
 from iamd.services.registry import operation
-from iamd.services.sts import (
-    _credentials,
-    _duration,
-    _packed_size,
-    _session_policies,
-    parse_role_arn,
-    role_by_arn,
-)
+from iamd.services.sts import _credentials, _duration, _packed_size, _session_policies
+from iamd.services.targets import arn_param, find_role_by_arn
 from iamd.store import tables as t
 from iamd.store.db import insert_ignore
 
@@ -72,6 +73,23 @@ MAX_DURATION_MESSAGE = "The requested DurationSeconds exceeds the MaxSessionDura
 
 def _not_authorized(action: str) -> str:
     return f"Not authorized to perform {action}"
+
+
+def _role_account(role_arn: str) -> str:
+    """The account of RoleArn (where the provider must be); ValidationError unless it is a role ARN."""
+    parsed = try_parse(role_arn)
+    if parsed is None or parsed.service != "iam" or not parsed.resource.startswith("role/"):
+        raise ValidationError(f"{role_arn} is invalid")
+    return parsed.account
+
+
+def _role(ctx: OperationContext, role_arn: str, action: str) -> Row[Any]:
+    """The role, looked up only once the token or assertion verified (no role names are revealed before)."""
+    try:
+        role: Row[Any] = find_role_by_arn(ctx.conn, ctx.partition, ctx.caller, role_arn)
+    except AccessDenied:
+        raise AccessDenied(_not_authorized(action)) from None
+    return role
 
 
 @dataclass(frozen=True)
@@ -93,9 +111,9 @@ class FederatedSession:
     """A cap below the role's maximum (SAML's SessionDuration attribute)."""
 
 
-def _trust_check(ctx: RequestContext, role: Row[Any], role_arn: str, fed: FederatedSession, action: str) -> None:
+def _trust_check(ctx: OperationContext, role: Row[Any], role_arn: str, fed: FederatedSession, action: str) -> None:
     context: dict[str, str | Sequence[str]] = {
-        **ctx_request_keys(ctx),
+        **ctx.request_context,
         **fed.trust_context,
         "aws:FederatedProvider": fed.provider_arn,
         "sts:RoleSessionName": fed.session_name,
@@ -126,16 +144,8 @@ def _trust_check(ctx: RequestContext, role: Row[Any], role_arn: str, fed: Federa
         raise AccessDenied(_not_authorized(fed.action))
 
 
-def ctx_request_keys(ctx: RequestContext) -> dict[str, str]:
-    """The global keys of an unsigned request that the handler knows."""
-    out = {"aws:RequestedRegion": ctx.region}
-    if ctx.source_ip:
-        out["aws:SourceIp"] = ctx.source_ip
-    return out
-
-
 def _issue(
-    ctx: RequestContext, p: Mapping[str, Any], role: Row[Any], role_arn: str, fed: FederatedSession
+    ctx: OperationContext, p: Mapping[str, Any], role: Row[Any], role_arn: str, fed: FederatedSession
 ) -> dict[str, Any]:
     """Trust decision (the action, then sts:TagSession / sts:SetSourceIdentity as needed) and credentials."""
     duration = _duration(p.get("DurationSeconds"), 3600, role.max_session_duration, MAX_DURATION_MESSAGE)
@@ -147,6 +157,7 @@ def _issue(
         _trust_check(ctx, role, role_arn, fed, "sts:TagSession")
     if fed.source_identity is not None:
         _trust_check(ctx, role, role_arn, fed, "sts:SetSourceIdentity")
+    ctx.authorized = True  # the declared authorization, done here (see the operations' declarations)
     packed = _packed_size(policies, policy_arns, fed.tags)
     if packed > 100:
         raise PackedPolicyTooLarge(
@@ -177,7 +188,7 @@ def _issue(
             "federated_context": {**fed.session_context, "aws:FederatedProvider": fed.provider_arn},
         },
     )
-    ctx.runtime.key_usage.record_role(role.id, now, ctx.region)
+    ctx.record_role_used(role.id, now)
     out: dict[str, Any] = {
         "Credentials": credentials,
         "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": assumed_arn},
@@ -192,8 +203,21 @@ def _issue(
 # --- AssumeRoleWithWebIdentity -------------------------------------------------------------------------
 
 
-@operation("sts", "AssumeRoleWithWebIdentity", writes=False, needs_auth=False, skip_authorization=True)
-def assume_role_with_web_identity(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+# Both operations are called without a signature and authorized against the role (its trust policy) by the
+# handler: the caller is the verified token's or assertion's provider, which the generic authorizer (it
+# describes signed callers) cannot represent, so ``_issue`` decides with the engine and marks the request
+# authorized.
+
+
+@operation(
+    "sts",
+    "AssumeRoleWithWebIdentity",
+    target=arn_param("RoleArn"),
+    unsigned=True,
+    authorization="handler",
+    writes=False,
+)
+def assume_role_with_web_identity(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     if p.get("ProviderId"):
         # OAuth 2.0 access tokens of Login with Amazon / Facebook are checked by calling those services;
         # iamd verifies OpenID Connect ID tokens only.
@@ -201,18 +225,18 @@ def assume_role_with_web_identity(ctx: RequestContext, p: dict[str, Any]) -> Map
             "iamd accepts OpenID Connect ID tokens only: ProviderId (OAuth 2.0 access tokens) is not supported"
         )
     role_arn: str = p["RoleArn"]
-    account = parse_role_arn(role_arn).account
+    account = _role_account(role_arn)
     token: str = p["WebIdentityToken"]
     url = provider_url_of(token)
     row = find_oidc_provider(ctx.conn, account, ctx.partition, url)
     if row is None:
         raise InvalidIdentityToken(f"No OpenIDConnect provider found in your account for {issuer_url(url)}")
     provider_arn = oidc_arn(ctx.partition, account, row.url)
-    settings = VerificationSettings(leeway_seconds=ctx.settings.federation.leeway_seconds)
+    settings = VerificationSettings(leeway_seconds=ctx.services.federation.leeway_seconds)
     claims = verify_web_identity_token(
-        token, OidcProvider(row.url, tuple(client_ids_of(row)), provider_arn), ctx.runtime.jwks, ctx.now(), settings
+        token, OidcProvider(row.url, tuple(client_ids_of(row)), provider_arn), ctx.services.jwks, ctx.now(), settings
     )
-    role = role_by_arn(ctx, role_arn, _not_authorized(WEB_IDENTITY_ACTION))
+    role = _role(ctx, role_arn, WEB_IDENTITY_ACTION)
     keys = claims.condition_keys()
     fed = FederatedSession(
         action=WEB_IDENTITY_ACTION,
@@ -254,8 +278,8 @@ def _private_key(pem: str) -> rsa.RSAPrivateKey:
     return key
 
 
-def _saml_settings(ctx: RequestContext) -> SamlSettings:
-    f = ctx.settings.federation
+def _saml_settings(ctx: OperationContext) -> SamlSettings:
+    f = ctx.services.federation
     return SamlSettings(
         accepted_recipients=(AWS_SIGNIN_SAML, *f.saml_recipients),
         accepted_audiences=(*AWS_AUDIENCES, *f.saml_audiences),
@@ -264,11 +288,11 @@ def _saml_settings(ctx: RequestContext) -> SamlSettings:
     )
 
 
-def _redeem(ctx: RequestContext, provider_arn: str, assertion_id: str, expires_at: float) -> None:
+def _redeem(ctx: OperationContext, provider_arn: str, assertion_id: str, expires_at: float) -> None:
     """Record the assertion as used, on every node at once (its own transaction); refuse a second use."""
     now = ctx.now()
     replay = t.federation_replay
-    with ctx.runtime.db.side_write() as conn:
+    with ctx.side_transaction() as conn:
         conn.execute(replay.delete().where(replay.c.expires_at < now))
         inserted = insert_ignore(
             conn,
@@ -280,11 +304,13 @@ def _redeem(ctx: RequestContext, provider_arn: str, assertion_id: str, expires_a
         raise InvalidIdentityToken(REPLAYED)
 
 
-@operation("sts", "AssumeRoleWithSAML", writes=False, needs_auth=False, skip_authorization=True)
-def assume_role_with_saml(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation(
+    "sts", "AssumeRoleWithSAML", target=arn_param("RoleArn"), unsigned=True, authorization="handler", writes=False
+)
+def assume_role_with_saml(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     role_arn: str = p["RoleArn"]
     principal_arn: str = p["PrincipalArn"]
-    account = parse_role_arn(role_arn).account
+    account = _role_account(role_arn)
     row = find_saml_provider(ctx.conn, account, ctx.partition, principal_arn)
     if row is None:
         raise InvalidIdentityToken(f"SAML provider {principal_arn} does not exist in the role's account")
@@ -298,7 +324,7 @@ def assume_role_with_saml(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str
     )
     assertion = verify_saml_response(p["SAMLAssertion"], trust, ctx.now(), _saml_settings(ctx))
     select_role(assertion, role_arn, principal_arn)
-    role = role_by_arn(ctx, role_arn, _not_authorized(SAML_ACTION))
+    role = _role(ctx, role_arn, SAML_ACTION)
     attributes = assertion.attributes
     keys = assertion.condition_keys()
     session_keys = {k: v for k, v in keys.items() if k in ("saml:sub", "saml:sub_type", "saml:namequalifier")}

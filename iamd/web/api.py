@@ -17,8 +17,7 @@ from iamd.core.errors import (
     SignatureDoesNotMatch,
 )
 from iamd.core.http import HttpRequest
-from iamd.core.principal import anonymous
-from iamd.services.dispatch import dispatch, request_context
+from iamd.services.dispatch import UNSIGNED_CALLER, dispatch, request_context
 from iamd.services.runtime import Runtime
 from iamd.web.access_log import AccessRecord
 from iamd.web.protocol.form import MAX_BODY, merge_params, parse_form
@@ -29,7 +28,8 @@ from iamd.web.protocol.xml_serializer import serialize_error, serialize_result
 log = logging.getLogger("iamd.api")
 
 SERVICES = ("iam", "sts")
-UNSIGNED_STS_ACTIONS = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
+UNSIGNED_SERVICE = "sts"
+"""The service whose model has operations called without a signature (AssumeRoleWith...)."""
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -67,9 +67,7 @@ class ApiHandler:
 
         info = rt.verifier.parse(request, params)
         if info is None:
-            if action in UNSIGNED_STS_ACTIONS:
-                return self._unsigned(request, request_id, seen, record, action, params)
-            raise MissingAuthenticationToken()
+            return self._unsigned(request, action, params, request_id, seen, record)
         service = record.service = info.service
         if service not in self.specs:
             raise SignatureDoesNotMatch("Credential should be scoped to correct service: 'iam'. ")
@@ -113,29 +111,30 @@ class ApiHandler:
     def _unsigned(
         self,
         request: HttpRequest,
+        action: str,
+        params: dict[str, str],
         request_id: str,
         seen: list[ServiceSpec],
         record: AccessRecord,
-        action: str,
-        params: dict[str, str],
     ) -> bytes:
-        """AssumeRoleWithWebIdentity and AssumeRoleWithSAML without SigV4, as AWS accepts them: the token
-        or assertion is the credential, checked by the handler (``needs_auth=False``)."""
-        rt = self.runtime
-        service = record.service = "sts"
-        spec = self.specs[service]
+        """A request without a signature: only operations declared ``unsigned`` are served."""
+        rt, spec = self.runtime, self.specs[UNSIGNED_SERVICE]
+        model_op = spec.operations.get(action)
+        if model_op is None or not model_op.unsigned:
+            raise MissingAuthenticationToken()
+        operation = rt.operations.get((UNSIGNED_SERVICE, action))
+        if operation is None or not operation.unsigned:
+            raise NotImplementedOperation(f"iamd does not implement {UNSIGNED_SERVICE}:{action} yet")
+        record.service = UNSIGNED_SERVICE
         seen.append(spec)
-        operation = rt.operations.get((service, action))
-        if operation is None or operation.needs_auth:
-            raise NotImplementedOperation(f"iamd does not implement sts:{action} yet")
         inputs = parse_input(spec, action, params)
         record.dispatched = True
         region = rt.settings.identity.region
         result = dispatch(
             rt,
-            service,
+            UNSIGNED_SERVICE,
             action,
-            anonymous(),
+            UNSIGNED_CALLER,
             inputs,
             request_context(request, region),
             region=region,

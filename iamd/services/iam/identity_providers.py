@@ -5,8 +5,8 @@ are read by ``iamd.auth.saml_metadata``; this module keeps them in the store.  T
 propagation (``ContextProvider``, ``IdentityCenterInstanceArn``) is not built: a request that sets it
 answers ``NotImplemented``.
 
-Authorization targets: every operation of this module and the resource it acts on are listed in
-:data:`TARGETS` (read by :func:`authorization_target`, which ``iamd.services.authz`` asks first).
+Authorization: each operation declares its target (the provider's ARN with its tags, see
+``_provider_target``); their Tag, Untag and List...Tags operations are declared in ``iam/tagging.py``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from iamd.core.errors import (
     NoSuchEntity,
     NotImplementedOperation,
 )
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.registry import operation
+from iamd.services.targets import Target, TargetBuilder, TargetQuery, any_resource, entity_tags, request_tags
 from iamd.store import tables as t
 
 OIDC = "oidc"
@@ -45,63 +46,40 @@ _KEY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 # --- authorization targets ------------------------------------------------------------------------
-# operation -> (resource kind, where its name comes from).  ``arn``: the named provider's ARN
-# parameter; ``url``: CreateOpenIDConnectProvider's Url; ``name``: CreateSAMLProvider's Name;
-# ``*``: account-level (the List operations).
-
-TARGETS: Mapping[str, tuple[str, str]] = {
-    "CreateOpenIDConnectProvider": ("oidc-provider", "url"),
-    "GetOpenIDConnectProvider": ("oidc-provider", "arn"),
-    "ListOpenIDConnectProviders": ("oidc-provider", "*"),
-    "DeleteOpenIDConnectProvider": ("oidc-provider", "arn"),
-    "AddClientIDToOpenIDConnectProvider": ("oidc-provider", "arn"),
-    "RemoveClientIDFromOpenIDConnectProvider": ("oidc-provider", "arn"),
-    "UpdateOpenIDConnectProviderThumbprint": ("oidc-provider", "arn"),
-    "TagOpenIDConnectProvider": ("oidc-provider", "arn"),
-    "UntagOpenIDConnectProvider": ("oidc-provider", "arn"),
-    "ListOpenIDConnectProviderTags": ("oidc-provider", "arn"),
-    "CreateSAMLProvider": ("saml-provider", "name"),
-    "GetSAMLProvider": ("saml-provider", "arn"),
-    "ListSAMLProviders": ("saml-provider", "*"),
-    "UpdateSAMLProvider": ("saml-provider", "arn"),
-    "DeleteSAMLProvider": ("saml-provider", "arn"),
-    "TagSAMLProvider": ("saml-provider", "arn"),
-    "UntagSAMLProvider": ("saml-provider", "arn"),
-    "ListSAMLProviderTags": ("saml-provider", "arn"),
-}
+# Every operation below declares its target with one of these (AWS's Service Authorization Reference:
+# resource types ``oidc-provider`` and ``saml-provider``; the List operations have none, ``*``).
 
 
-def authorization_target(
-    conn: Connection, action: str, params: Mapping[str, Any], account: str, partition: str
-) -> tuple[str, dict[str, str]] | None:
-    """(resource ARN, its tags) for one of this module's operations; None for any other operation."""
-    target = TARGETS.get(action)
-    if target is None:
+def _provider_target(kind: str, param: str, resource_type: str) -> TargetBuilder:
+    """The provider named by an ARN parameter, with its tags (``aws:ResourceTag/*``) when it exists."""
+
+    def build(q: TargetQuery) -> Target | None:
+        arn = q.params.get(param)
+        if not isinstance(arn, str):
+            return None
+        if kind == "oidc-provider":
+            row = _find_oidc(q.conn, q.account, q.partition, arn)
+        else:
+            row = _find_saml(q.conn, q.account, arn)
+        return Target(arn, entity_tags(q.conn, resource_type, row.id) if row is not None else {})
+
+    return build
+
+
+def _new_oidc_provider(q: TargetQuery) -> Target | None:
+    url = q.params.get("Url")
+    if not isinstance(url, str):
         return None
-    kind, source = target
-    if source == "*":
-        return "*", {}
-    if source == "url":
-        url = params.get("Url")
-        name = url.split("://", 1)[-1] if isinstance(url, str) else ""
-        return f"arn:{partition}:iam::{account}:{kind}/{name}", {}
-    if source == "name":
-        return f"arn:{partition}:iam::{account}:{kind}/{params.get('Name', '')}", {}
-    arn = params.get("OpenIDConnectProviderArn" if kind == "oidc-provider" else "SAMLProviderArn")
-    if not isinstance(arn, str):
-        return "*", {}
-    row = _find_oidc(conn, account, partition, arn) if kind == "oidc-provider" else _find_saml(conn, account, arn)
-    if row is None:
-        return arn, {}
-    return arn, dict(_tag_rows(conn, OIDC if kind == "oidc-provider" else SAML, row.id))
+    return Target(oidc_arn(q.partition, q.account, url.split("://", 1)[-1]))
 
 
-def _tag_rows(conn: Connection, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
-    tt = t.tags
-    rows = conn.execute(
-        sa.select(tt.c.key, tt.c.value).where(tt.c.resource_type == resource_type, tt.c.resource_id == resource_id)
-    )
-    return [(r.key, r.value) for r in rows]
+def _new_saml_provider(q: TargetQuery) -> Target | None:
+    name = q.params.get("Name")
+    return Target(saml_arn(q.partition, q.account, name)) if isinstance(name, str) else None
+
+
+OIDC_PROVIDER = _provider_target("oidc-provider", "OpenIDConnectProviderArn", OIDC)
+SAML_PROVIDER = _provider_target("saml-provider", "SAMLProviderArn", SAML)
 
 
 # --- shared -----------------------------------------------------------------------------------------
@@ -114,7 +92,7 @@ def _reject_identity_propagation(p: Mapping[str, Any]) -> None:
         raise NotImplementedOperation(f"iamd does not implement trusted identity propagation yet ({', '.join(given)})")
 
 
-def _tags_out(ctx: RequestContext, resource_type: str, resource_id: str, out: dict[str, Any]) -> dict[str, Any]:
+def _tags_out(ctx: OperationContext, resource_type: str, resource_id: str, out: dict[str, Any]) -> dict[str, Any]:
     tags = c.get_tags(ctx, resource_type, resource_id)
     if tags:
         out["Tags"] = tags
@@ -158,7 +136,7 @@ def _check_arn(arn: str) -> None:
         raise InvalidInput(f"ARN {arn} is not valid.")
 
 
-def _get_oidc(ctx: RequestContext, arn: str) -> Row[Any]:
+def lookup_oidc_provider(ctx: OperationContext, arn: str) -> Row[Any]:
     _check_arn(arn)
     row = _find_oidc(ctx.conn, ctx.account_id, ctx.partition, arn)
     if row is None:
@@ -171,17 +149,17 @@ def client_ids_of(row: Row[Any]) -> list[str]:
     return ids
 
 
-def _forget_keys(ctx: RequestContext, url: str) -> None:
+def _forget_keys(ctx: OperationContext, url: str) -> None:
     """This node drops the issuer's cached keys (other nodes keep theirs until their TTL: they are the
     issuer's own keys, fetched from it; see docs/design/federation.md)."""
-    ctx.runtime.jwks.forget("https://" + url)
+    ctx.services.jwks.forget("https://" + url)
 
 
-@operation("iam", "CreateOpenIDConnectProvider")
-def create_open_id_connect_provider(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "CreateOpenIDConnectProvider", target=_new_oidc_provider, request_keys=(request_tags,))
+def create_open_id_connect_provider(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     _reject_identity_propagation(p)
     url_given: str = p["Url"]
-    url = normalize_provider_url(url_given, allow_http_loopback=ctx.settings.federation.allow_http_loopback)
+    url = normalize_provider_url(url_given, allow_http_loopback=ctx.services.federation.allow_http_loopback)
     client_ids = list(dict.fromkeys(p.get("ClientIDList") or []))
     check_client_ids(client_ids)
     thumbprints = check_thumbprints(p.get("ThumbprintList") or [])
@@ -212,9 +190,9 @@ def create_open_id_connect_provider(ctx: RequestContext, p: dict[str, Any]) -> M
     return _tags_out(ctx, OIDC, provider_id, {"OpenIDConnectProviderArn": oidc_arn(ctx.partition, ctx.account_id, url)})
 
 
-@operation("iam", "GetOpenIDConnectProvider")
-def get_open_id_connect_provider(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _get_oidc(ctx, p["OpenIDConnectProviderArn"])
+@operation("iam", "GetOpenIDConnectProvider", target=OIDC_PROVIDER)
+def get_open_id_connect_provider(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    row = lookup_oidc_provider(ctx, p["OpenIDConnectProviderArn"])
     out: dict[str, Any] = {
         "Url": row.url,
         "ClientIDList": client_ids_of(row),
@@ -224,30 +202,30 @@ def get_open_id_connect_provider(ctx: RequestContext, p: dict[str, Any]) -> Mapp
     return _tags_out(ctx, OIDC, row.id, out)
 
 
-@operation("iam", "ListOpenIDConnectProviders")
-def list_open_id_connect_providers(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListOpenIDConnectProviders", target=any_resource)
+def list_open_id_connect_providers(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     op_ = t.oidc_providers
     urls = ctx.conn.execute(sa.select(op_.c.url).where(op_.c.account_id == ctx.account_id)).scalars()
     return {"OpenIDConnectProviderList": [{"Arn": oidc_arn(ctx.partition, ctx.account_id, u)} for u in sorted(urls)]}
 
 
-@operation("iam", "DeleteOpenIDConnectProvider")
-def delete_open_id_connect_provider(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get_oidc(ctx, p["OpenIDConnectProviderArn"])
+@operation("iam", "DeleteOpenIDConnectProvider", target=OIDC_PROVIDER)
+def delete_open_id_connect_provider(ctx: OperationContext, p: dict[str, Any]) -> None:
+    row = lookup_oidc_provider(ctx, p["OpenIDConnectProviderArn"])
     c.delete_all_tags(ctx, OIDC, row.id)
     ctx.conn.execute(t.oidc_providers.delete().where(t.oidc_providers.c.id == row.id))
     _forget_keys(ctx, row.url)
     return None
 
 
-def _set_client_ids(ctx: RequestContext, row: Row[Any], client_ids: Sequence[str]) -> None:
+def _set_client_ids(ctx: OperationContext, row: Row[Any], client_ids: Sequence[str]) -> None:
     op_ = t.oidc_providers
     ctx.conn.execute(op_.update().where(op_.c.id == row.id).values(client_ids=json.dumps(list(client_ids))))
 
 
-@operation("iam", "AddClientIDToOpenIDConnectProvider")
-def add_client_id_to_open_id_connect_provider(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get_oidc(ctx, p["OpenIDConnectProviderArn"])
+@operation("iam", "AddClientIDToOpenIDConnectProvider", target=OIDC_PROVIDER)
+def add_client_id_to_open_id_connect_provider(ctx: OperationContext, p: dict[str, Any]) -> None:
+    row = lookup_oidc_provider(ctx, p["OpenIDConnectProviderArn"])
     client_id: str = p["ClientID"]
     current = client_ids_of(row)
     if client_id not in current:
@@ -256,43 +234,23 @@ def add_client_id_to_open_id_connect_provider(ctx: RequestContext, p: dict[str, 
     return None
 
 
-@operation("iam", "RemoveClientIDFromOpenIDConnectProvider")
-def remove_client_id_from_open_id_connect_provider(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get_oidc(ctx, p["OpenIDConnectProviderArn"])
+@operation("iam", "RemoveClientIDFromOpenIDConnectProvider", target=OIDC_PROVIDER)
+def remove_client_id_from_open_id_connect_provider(ctx: OperationContext, p: dict[str, Any]) -> None:
+    row = lookup_oidc_provider(ctx, p["OpenIDConnectProviderArn"])
     current = client_ids_of(row)
     if p["ClientID"] in current:
         _set_client_ids(ctx, row, [i for i in current if i != p["ClientID"]])
     return None
 
 
-@operation("iam", "UpdateOpenIDConnectProviderThumbprint")
-def update_open_id_connect_provider_thumbprint(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get_oidc(ctx, p["OpenIDConnectProviderArn"])
+@operation("iam", "UpdateOpenIDConnectProviderThumbprint", target=OIDC_PROVIDER)
+def update_open_id_connect_provider_thumbprint(ctx: OperationContext, p: dict[str, Any]) -> None:
+    row = lookup_oidc_provider(ctx, p["OpenIDConnectProviderArn"])
     thumbprints = check_thumbprints(p["ThumbprintList"])
     op_ = t.oidc_providers
     ctx.conn.execute(op_.update().where(op_.c.id == row.id).values(thumbprints=json.dumps(list(thumbprints))))
     _forget_keys(ctx, row.url)
     return None
-
-
-@operation("iam", "TagOpenIDConnectProvider")
-def tag_open_id_connect_provider(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get_oidc(ctx, p["OpenIDConnectProviderArn"])
-    c.put_tags(ctx, OIDC, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagOpenIDConnectProvider")
-def untag_open_id_connect_provider(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get_oidc(ctx, p["OpenIDConnectProviderArn"])
-    c.remove_tags(ctx, OIDC, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListOpenIDConnectProviderTags")
-def list_open_id_connect_provider_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _get_oidc(ctx, p["OpenIDConnectProviderArn"])
-    return c.list_tags_page(ctx, OIDC, row.id, p)
 
 
 # --- SAML providers ---------------------------------------------------------------------------------
@@ -320,7 +278,7 @@ def find_saml_provider(conn: Connection, account: str, partition: str, arn: str)
     return _find_saml(conn, account, arn)
 
 
-def _get_saml(ctx: RequestContext, arn: str) -> Row[Any]:
+def lookup_saml_provider(ctx: OperationContext, arn: str) -> Row[Any]:
     _check_arn(arn)
     row = find_saml_provider(ctx.conn, ctx.account_id, ctx.partition, arn)
     if row is None:
@@ -342,7 +300,7 @@ def _parse_private_key(pem: str) -> None:
         raise InvalidInput("The private key must be an unencrypted PEM RSA private key.")
 
 
-def _add_private_key(ctx: RequestContext, provider_id: str, pem: str) -> None:
+def _add_private_key(ctx: OperationContext, provider_id: str, pem: str) -> None:
     _parse_private_key(pem)
     keys = t.saml_private_keys
     held = c.count(ctx, sa.select(keys.c.key_id).where(keys.c.provider_id == provider_id))
@@ -362,14 +320,14 @@ def _add_private_key(ctx: RequestContext, provider_id: str, pem: str) -> None:
     )
 
 
-def saml_private_keys(ctx: RequestContext, provider_id: str) -> list[str]:
+def saml_private_keys(ctx: OperationContext, provider_id: str) -> list[str]:
     """The provider's decryption keys as PEM (newest first), for encrypted assertions."""
     keys = t.saml_private_keys
     rows = ctx.conn.execute(sa.select(keys).where(keys.c.provider_id == provider_id).order_by(keys.c.created_at.desc()))
     return [ctx.box.decrypt_text(r.private_key_enc, aad=f"saml-private-key:{r.key_id}") for r in rows]
 
 
-def _check_encryption(ctx: RequestContext, provider_id: str, mode: str | None) -> None:
+def _check_encryption(ctx: OperationContext, provider_id: str, mode: str | None) -> None:
     if mode != "Required":
         return
     keys = t.saml_private_keys
@@ -377,8 +335,8 @@ def _check_encryption(ctx: RequestContext, provider_id: str, mode: str | None) -
         raise InvalidInput("AssertionEncryptionMode Required needs a private key: give AddPrivateKey.")
 
 
-@operation("iam", "CreateSAMLProvider")
-def create_saml_provider(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "CreateSAMLProvider", target=_new_saml_provider, request_keys=(request_tags,))
+def create_saml_provider(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     _reject_identity_propagation(p)
     name: str = p["Name"]
     meta = parse_saml_metadata(p["SAMLMetadataDocument"])
@@ -418,9 +376,9 @@ def create_saml_provider(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str,
     return _tags_out(ctx, SAML, provider_id, {"SAMLProviderArn": saml_arn(ctx.partition, ctx.account_id, name)})
 
 
-@operation("iam", "GetSAMLProvider")
-def get_saml_provider(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _get_saml(ctx, p["SAMLProviderArn"])
+@operation("iam", "GetSAMLProvider", target=SAML_PROVIDER)
+def get_saml_provider(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    row = lookup_saml_provider(ctx, p["SAMLProviderArn"])
     out: dict[str, Any] = {
         "SAMLProviderUUID": row.uuid,
         "SAMLMetadataDocument": row.metadata_document,
@@ -439,8 +397,8 @@ def get_saml_provider(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, An
     return _tags_out(ctx, SAML, row.id, out)
 
 
-@operation("iam", "ListSAMLProviders")
-def list_saml_providers(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListSAMLProviders", target=any_resource)
+def list_saml_providers(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     sp = t.saml_providers
     rows = ctx.conn.execute(sa.select(sp).where(sp.c.account_id == ctx.account_id).order_by(sp.c.name_key))
     entries = []
@@ -452,10 +410,10 @@ def list_saml_providers(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
     return {"SAMLProviderList": entries}
 
 
-@operation("iam", "UpdateSAMLProvider")
-def update_saml_provider(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "UpdateSAMLProvider", target=SAML_PROVIDER)
+def update_saml_provider(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     _reject_identity_propagation(p)
-    row = _get_saml(ctx, p["SAMLProviderArn"])
+    row = lookup_saml_provider(ctx, p["SAMLProviderArn"])
     changes = ("SAMLMetadataDocument", "AssertionEncryptionMode", "AddPrivateKey", "RemovePrivateKey")
     if not any(p.get(k) for k in changes):
         raise InvalidInput(f"Specify at least one of {', '.join(changes)}.")
@@ -482,30 +440,10 @@ def update_saml_provider(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str,
     return {"SAMLProviderArn": saml_arn(ctx.partition, ctx.account_id, row.name)}
 
 
-@operation("iam", "DeleteSAMLProvider")
-def delete_saml_provider(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get_saml(ctx, p["SAMLProviderArn"])
+@operation("iam", "DeleteSAMLProvider", target=SAML_PROVIDER)
+def delete_saml_provider(ctx: OperationContext, p: dict[str, Any]) -> None:
+    row = lookup_saml_provider(ctx, p["SAMLProviderArn"])
     c.delete_all_tags(ctx, SAML, row.id)
     ctx.conn.execute(t.saml_private_keys.delete().where(t.saml_private_keys.c.provider_id == row.id))
     ctx.conn.execute(t.saml_providers.delete().where(t.saml_providers.c.id == row.id))
     return None
-
-
-@operation("iam", "TagSAMLProvider")
-def tag_saml_provider(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get_saml(ctx, p["SAMLProviderArn"])
-    c.put_tags(ctx, SAML, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagSAMLProvider")
-def untag_saml_provider(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get_saml(ctx, p["SAMLProviderArn"])
-    c.remove_tags(ctx, SAML, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListSAMLProviderTags")
-def list_saml_provider_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _get_saml(ctx, p["SAMLProviderArn"])
-    return c.list_tags_page(ctx, SAML, row.id, p)
