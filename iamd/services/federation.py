@@ -38,7 +38,6 @@ from iamd.core.errors import (
     AccessDenied,
     InvalidIdentityToken,
     InvalidParameterValue,
-    PackedPolicyTooLarge,
     ValidationError,
 )
 from iamd.policy import (
@@ -59,7 +58,7 @@ from iamd.services.iam.identity_providers import (
     saml_private_keys,
 )
 from iamd.services.registry import operation
-from iamd.services.sts import _credentials, _duration, _packed_size, _session_policies
+from iamd.services.sts import _duration, _session_policies, role_session
 from iamd.services.targets import arn_param, find_role_by_arn
 from iamd.store import tables as t
 from iamd.store.db import insert_ignore
@@ -158,46 +157,19 @@ def _issue(
     if fed.source_identity is not None:
         _trust_check(ctx, role, role_arn, fed, "sts:SetSourceIdentity")
     ctx.authorized = True  # the declared authorization, done here (see the operations' declarations)
-    packed = _packed_size(policies, policy_arns, fed.tags)
-    if packed > 100:
-        raise PackedPolicyTooLarge(
-            f"Packed policy consumes {packed}% of allotted space, please use smaller policy for this session"
-        )
-    now = ctx.now()
-    assumed_arn = f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{fed.session_name}"
-    assumed_id = f"{role.id}:{fed.session_name}"
-    _, credentials = _credentials(
+    return role_session(
         ctx,
-        {
-            "account_id": role.account_id,
-            "principal_kind": "assumed-role",
-            "arn": assumed_arn,
-            "user_id": assumed_id,
-            "name": role.name,
-            "issued_at": now,
-            "expires_at": now + duration,
-            "entity_id": role.id,
-            "session_name": fed.session_name,
-            "session_policies": policies,
-            "session_policy_arns": policy_arns,
-            "tags": dict(fed.tags),
-            "transitive_tag_keys": fed.transitive_tag_keys,
-            "source_identity": fed.source_identity,
-            "source_arn": fed.provider_arn,
-            "role_arn": f"arn:{ctx.partition}:iam::{role.account_id}:role{role.path}{role.name}",
-            "federated_context": {**fed.session_context, "aws:FederatedProvider": fed.provider_arn},
-        },
+        role,
+        fed.session_name,
+        duration,
+        policies,
+        policy_arns,
+        fed.tags,
+        source_arn=fed.provider_arn,
+        transitive_tag_keys=fed.transitive_tag_keys,
+        source_identity=fed.source_identity,
+        federated_context={**fed.session_context, "aws:FederatedProvider": fed.provider_arn},
     )
-    ctx.record_role_used(role.id, now)
-    out: dict[str, Any] = {
-        "Credentials": credentials,
-        "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": assumed_arn},
-    }
-    if policies or policy_arns or fed.tags:
-        out["PackedPolicySize"] = packed
-    if fed.source_identity is not None:
-        out["SourceIdentity"] = fed.source_identity
-    return out
 
 
 # --- AssumeRoleWithWebIdentity -------------------------------------------------------------------------
