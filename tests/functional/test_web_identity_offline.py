@@ -5,6 +5,7 @@ the providers' documented examples (tests/unit/auth/data/oidc_token_shapes.json)
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -114,3 +115,32 @@ def test_kubernetes_service_account_token_as_documented(offline_node: Server) ->
     )
     assert out["Provider"] == f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{url}"
     assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/irsa/pod"
+
+
+def test_an_unreachable_provider_and_access_tokens(offline_node: Server) -> None:
+    """A provider whose discovery document cannot be fetched is IDPCommunicationError (botocore retries it);
+    OAuth 2.0 access tokens (ProviderId) are not accepted."""
+    offline_node.reset()
+    with socket.socket() as s:  # a loopback port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"127.0.0.1:{port}"
+    role_arn = trusting(
+        offline_node.client("iam"), "unreachable", url, {"StringEquals": {f"{url}:aud": "sts.amazonaws.com"}}
+    )
+    now = int(time.time())
+    claims = {"iss": f"https://{url}", "sub": "x", "aud": "sts.amazonaws.com", "iat": now, "exp": now + 600}
+    token = make_token(SigningKey.generate("RS256", kid="k"), claims)
+    sts = unsigned_sts(offline_node)
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="sess", WebIdentityToken=token)
+    assert exc.value.response["Error"]["Code"] == "IDPCommunicationError"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as exc:
+        sts.assume_role_with_web_identity(
+            RoleArn=role_arn,
+            RoleSessionName="sess",
+            WebIdentityToken="an-opaque-access-token",
+            ProviderId="www.amazon.com",
+        )
+    assert exc.value.response["Error"]["Code"] == "InvalidParameterValue"
