@@ -174,6 +174,20 @@ def _issue(
 
 # --- AssumeRoleWithWebIdentity -------------------------------------------------------------------------
 
+_PROVIDER_SEEN: dict[tuple[str, str], tuple[str, str]] = {}
+"""(account, provider URL) -> (row id, thumbprints) this node last verified tokens for."""
+
+
+def _forget_keys_of_replaced_provider(ctx: OperationContext, row: Row[Any]) -> None:
+    """Every node drops the cached keys of a provider deleted and created again, or whose thumbprints
+    changed, the first time it meets it (the node that made the change forgot them at once)."""
+    key, seen = (row.account_id, row.url), (row.id, row.thumbprints)
+    previous = _PROVIDER_SEEN.get(key)
+    if previous != seen:
+        if previous is not None:
+            ctx.services.jwks.forget(issuer_url(row.url))
+        _PROVIDER_SEEN[key] = seen
+
 
 # Both operations are called without a signature and authorized against the role (its trust policy) by the
 # handler: the caller is the verified token's or assertion's provider, which the generic authorizer (it
@@ -204,6 +218,7 @@ def assume_role_with_web_identity(ctx: OperationContext, p: dict[str, Any]) -> M
     if row is None:
         raise InvalidIdentityToken(f"No OpenIDConnect provider found in your account for {issuer_url(url)}")
     provider_arn = oidc_arn(ctx.partition, account, row.url)
+    _forget_keys_of_replaced_provider(ctx, row)
     settings = VerificationSettings(leeway_seconds=ctx.services.federation.leeway_seconds)
     claims = verify_web_identity_token(
         token, OidcProvider(row.url, tuple(client_ids_of(row)), provider_arn), ctx.services.jwks, ctx.now(), settings
