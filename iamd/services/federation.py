@@ -251,10 +251,19 @@ def assume_role_with_web_identity(ctx: OperationContext, p: dict[str, Any]) -> M
 # --- AssumeRoleWithSAML ----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=256)
-def _metadata(document: str) -> SamlMetadata:
-    """A provider's metadata, parsed once per content (a changed document is parsed anew)."""
-    return parse_saml_metadata(document)
+_METADATA: dict[tuple[str, float], SamlMetadata] = {}
+"""Parsed metadata by (provider id, update time): parsed once per version, not the document as key."""
+
+
+def _metadata(row: Row[Any]) -> SamlMetadata:
+    key = (row.id, row.updated_at)
+    meta = _METADATA.get(key)
+    if meta is None:
+        meta = parse_saml_metadata(row.metadata_document)
+        if len(_METADATA) >= 256:
+            _METADATA.clear()
+        _METADATA[key] = meta
+    return meta
 
 
 @lru_cache(maxsize=64)
@@ -301,7 +310,7 @@ def assume_role_with_saml(ctx: OperationContext, p: dict[str, Any]) -> Mapping[s
     row = find_saml_provider(ctx.conn, account, ctx.partition, principal_arn)
     if row is None:
         raise InvalidIdentityToken(f"SAML provider {principal_arn} does not exist in the role's account")
-    meta = _metadata(row.metadata_document)
+    meta = _metadata(row)
     trust = SamlProviderTrust(
         principal_arn,
         meta.entity_id,
