@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from iamd.auth.saml_claims import SamlAttributes, read_attributes
+from iamd.auth.saml_decrypt import decrypt_assertion
 from iamd.auth.saml_xml import (
     NOT_A_SAML_RESPONSE,
     SIGNATURE_INVALID,
@@ -76,6 +78,10 @@ class SamlProviderTrust:
     """``arn:PARTITION:iam::ACCOUNT:saml-provider/NAME``."""
     entity_id: str
     certificates: tuple[x509.Certificate, ...]
+    decryption_keys: tuple[rsa.RSAPrivateKey, ...] = ()
+    """The provider's private keys (AddPrivateKey): encrypted assertions are accepted only with them."""
+    encryption_required: bool = False
+    """AssertionEncryptionMode ``Required``: a plain assertion is refused."""
 
     @property
     def account_id(self) -> str:
@@ -150,7 +156,8 @@ def check_structure(root: Element) -> None:
     """
     if duplicate_ids(root):
         raise InvalidIdentityToken("The SAML response contains duplicate ID attributes")
-    if len(root.findall(f".//{tag('saml', 'Assertion')}")) != 1:
+    plain = root.findall(f".//{tag('saml', 'Assertion')}")
+    if len(plain) + len(root.findall(f".//{tag('saml', 'EncryptedAssertion')}")) != 1:
         raise InvalidIdentityToken("The SAML response must contain exactly one assertion")
 
 
@@ -158,20 +165,28 @@ def _trusted_assertion(root: Element, trust: SamlProviderTrust, allow_sha1: bool
     """The assertion to read, taken only from verified signed content, and which signatures covered it."""
     if root.tag != tag("samlp", "Response"):
         raise InvalidIdentityToken(NOT_A_SAML_RESPONSE)
-    if root.findall(f".//{tag('saml', 'EncryptedAssertion')}"):
+    encrypted = root.findall(f".//{tag('saml', 'EncryptedAssertion')}")
+    if encrypted and not trust.decryption_keys:
         raise InvalidIdentityToken("Encrypted SAML assertions are not supported by this provider")
+    if not encrypted and trust.encryption_required:
+        raise InvalidIdentityToken("This provider accepts encrypted SAML assertions only")
     check_structure(root)
     signed: list[str] = []
+    response = root
     if has_enveloped_signature(root):
         response = verify_enveloped(root, trust.certificates, allow_sha1=allow_sha1)
         signed.append("Response")
-        assertions = response.findall(tag("saml", "Assertion"))
-    else:
-        response = root
-        assertions = root.findall(tag("saml", "Assertion"))
-    if len(assertions) != 1:
+    # Read only from the verified response (or, unsigned, the document; then the assertion must be signed).
+    assertions = response.findall(tag("saml", "Assertion"))
+    encrypted = response.findall(tag("saml", "EncryptedAssertion"))
+    if len(assertions) + len(encrypted) != 1:
         raise InvalidIdentityToken("The SAML response must contain exactly one assertion")
-    assertion = assertions[0]
+    if assertions:
+        assertion = assertions[0]
+    else:
+        posted = root.find(f".//{tag('saml', 'EncryptedAssertion')}")  # the only one (check_structure)
+        context = posted.nsmap if posted is not None else None
+        assertion = decrypt_assertion(encrypted[0], trust.decryption_keys, context)
     if has_enveloped_signature(assertion):
         assertion = verify_enveloped(assertion, trust.certificates, allow_sha1=allow_sha1)
         signed.append("Assertion")

@@ -57,6 +57,9 @@ class SessionClaims:
     """The principal that created the session (for role chaining and auditing)."""
     role_arn: str | None = None
     """Role sessions: the role's ARN with its path (``aws:PrincipalArn``)."""
+    federated_context: Mapping[str, str | list[str]] = field(default_factory=dict)
+    """Web identity and SAML sessions: the condition keys their requests carry (``PROVIDER:sub``,
+    ``saml:sub``, ``aws:FederatedProvider`` ...)."""
     console: bool = False
     """A web console sign-in (never sealed into a token): not subject to GetSessionToken's limits."""
     context: Mapping[str, str] = field(default_factory=dict)
@@ -67,6 +70,7 @@ class SessionClaims:
         data = asdict(self)
         data["tags"] = dict(self.tags)
         data["context"] = dict(self.context)
+        data["federated_context"] = dict(self.federated_context)
         return {k: v for k, v in data.items() if v not in (None, (), [], {}) and not (k == "console" and not v)}
 
     @classmethod
@@ -76,6 +80,7 @@ class SessionClaims:
             values[key] = tuple(values.get(key, ()))
         values["tags"] = dict(values.get("tags", {}))
         values["context"] = dict(values.get("context", {}))
+        values["federated_context"] = dict(values.get("federated_context", {}))
         values.pop("console", None)  # console claims are never sealed; a token cannot claim to be one
         return cls(**values)
 

@@ -196,6 +196,63 @@ class StsSettings(Section):
 
 
 @dataclass(frozen=True, slots=True)
+class FederationSettings(Section):
+    """Web identity and SAML federation: how iamd reaches identity providers and what it accepts."""
+
+    jwks_ttl_seconds: float = option(
+        3600.0,
+        env="IAMD_JWKS_TTL_SECONDS",
+        minimum=1,
+        help="How long an OIDC provider's signing keys are used before they are fetched again.",
+    )
+    jwks_refresh_seconds: float = option(
+        60.0,
+        env="IAMD_JWKS_REFRESH_SECONDS",
+        minimum=0,
+        help="At most one refetch per provider in this time when a token names an unknown key id.",
+    )
+    ca_file: Path | None = option(
+        None,
+        env="IAMD_FEDERATION_CA_FILE",
+        default_text="the system trust store",
+        help="PEM bundle of the CAs trusted for OIDC providers' discovery and JWKS endpoints.",
+    )
+    allow_http_loopback: bool = option(
+        False,
+        env="IAMD_FEDERATION_ALLOW_HTTP_LOOPBACK",
+        help="Accept `http://` OIDC providers on loopback addresses (development only; needs `--dev`).",
+    )
+    offline_jwks_dir: Path | None = option(
+        None,
+        env="IAMD_OFFLINE_JWKS_DIR",
+        help="Directory of JWKS documents for air-gapped sites, one per provider: the provider URL "
+        "without `https://`, percent-encoded (`/` as `%2F`), plus `.json`. Such providers are never fetched.",
+    )
+    saml_recipients: tuple[str, ...] = option(
+        (),
+        env="IAMD_SAML_RECIPIENTS",
+        default_text="`https://signin.aws.amazon.com/saml` only",
+        help="Comma-separated further SAML `Recipient` URLs accepted (iamd's own, e.g. `https://iamd.example/saml`).",
+    )
+    saml_audiences: tuple[str, ...] = option(
+        (),
+        env="IAMD_SAML_AUDIENCES",
+        default_text="`https://signin.aws.amazon.com/saml`, `urn:amazon:webservices`",
+        help="Comma-separated further SAML audiences accepted.",
+    )
+    saml_allow_sha1: bool = option(
+        False, env="IAMD_SAML_ALLOW_SHA1", help="Accept SAML signatures over SHA-1 (old ADFS defaults)."
+    )
+    leeway_seconds: int = option(
+        60,
+        env="IAMD_FEDERATION_LEEWAY_SECONDS",
+        minimum=0,
+        maximum=600,
+        help="Clock skew allowed on the times in web identity tokens and SAML assertions.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class MfaSettings(Section):
     """TOTP look-around and brute-force locks ([mfa.md](mfa.md))."""
 
@@ -314,6 +371,7 @@ class Settings(Section):
     secrets: SecretSettings = field(default_factory=SecretSettings)
     sigv4: SigV4Settings = field(default_factory=SigV4Settings)
     sts: StsSettings = field(default_factory=StsSettings)
+    federation: FederationSettings = field(default_factory=FederationSettings)
     mfa: MfaSettings = field(default_factory=MfaSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     quotas: QuotaSettings = field(default_factory=QuotaSettings)

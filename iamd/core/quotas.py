@@ -47,6 +47,10 @@ class QuotaSettings(Section):
     server_certificates: int = option(
         20, env="IAMD_QUOTA_SERVER_CERTIFICATES", minimum=0, help="Server certificates per account."
     )
+    oidc_providers: int = option(
+        100, env="IAMD_QUOTA_OIDC_PROVIDERS", minimum=0, help="OpenID Connect providers per account."
+    )
+    saml_providers: int = option(100, env="IAMD_QUOTA_SAML_PROVIDERS", minimum=0, help="SAML providers per account.")
     account_aliases: int = option(1, env="IAMD_QUOTA_ACCOUNT_ALIASES", minimum=0, help="Aliases per account.")
     mfa_devices_per_user: int = option(
         8, env="IAMD_QUOTA_MFA_DEVICES_PER_USER", minimum=0, help="MFA devices (of any kind) per user or root user."

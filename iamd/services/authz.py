@@ -46,11 +46,15 @@ _ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*
 _SESSION_TOKEN_STS_ACTIONS = frozenset({"AssumeRole", "GetCallerIdentity"})
 
 
-def session_context(claims: SessionClaims | None, now: float) -> dict[str, str]:
+def session_context(claims: SessionClaims | None, now: float) -> dict[str, str | Sequence[str]]:
     """Condition keys that come from the caller's session (temporary credentials)."""
     if claims is None:
         return {}
-    out = {**claims.context, "aws:TokenIssueTime": iso8601(claims.issued_at)}
+    out: dict[str, str | Sequence[str]] = {
+        **claims.federated_context,
+        **claims.context,
+        "aws:TokenIssueTime": iso8601(claims.issued_at),
+    }
     if claims.mfa_authenticated_at is not None:
         out["aws:MultiFactorAuthPresent"] = "true"
         out["aws:MultiFactorAuthAge"] = str(max(0, int(now - claims.mfa_authenticated_at)))

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Connection
 
+from iamd.auth.jwks import JwksCache
 from iamd.auth.session_tokens import SessionClaims
 from iamd.core.clock import Clock
-from iamd.core.config import IdentitySettings, MfaSettings
+from iamd.core.config import FederationSettings, IdentitySettings, MfaSettings
 from iamd.core.crypto import SecretBox
 from iamd.core.principal import Principal
 from iamd.core.quotas import QuotaSettings
@@ -52,6 +53,10 @@ class NodeServices:
     """A write transaction of its own that bumps the generation and clears this node's caches
     when it commits (operations that must commit part of their work even when they then fail)."""
     authorizer: Authorizer
+    federation: FederationSettings
+    """Web identity and SAML federation settings (leeway, SAML recipients and audiences, SHA-1)."""
+    jwks: JwksCache
+    """OIDC providers' signing keys, cached for the node."""
 
 
 @dataclass(slots=True)

@@ -38,6 +38,8 @@ _READ_PREFIXES = ("Get", "List", "Simulate", "Decode")
 MODULES: tuple[str, ...] = (
     "iamd.services.sts",
     "iamd.services.rolesanywhere_ops",
+    "iamd.services.federation",
+    "iamd.services.iam.identity_providers",
     "iamd.services.iam.access_keys",
     "iamd.services.iam.account",
     "iamd.services.iam.attachments",

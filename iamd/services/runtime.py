@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from iamd.auth.credentials import CredentialResolver
+from iamd.auth.jwks import HttpsFetcher, JwksCache, JwksError, JwksSettings, offline_key_sets
 from iamd.auth.session_tokens import TokenCache
 from iamd.auth.sigv4 import SigV4Verifier
 from iamd.core.clock import Clock, SystemClock
@@ -75,6 +77,8 @@ class Runtime:
         )
         self.watcher.subscribe(self.token_keys.clear)
         self.token_cache = TokenCache()
+        self.jwks = _jwks_cache(settings, self.clock)
+        """OIDC providers' signing keys, shared by this node's request threads."""
         self.services = NodeServices(
             clock=self.clock,
             box=self.box,
@@ -86,6 +90,8 @@ class Runtime:
             side_transaction=self.db.side_write,
             write_transaction=self._own_write,
             authorizer=self.authorizer,
+            federation=settings.federation,
+            jwks=self.jwks,
         )
         """What operation handlers may use of this node (they never see the Runtime)."""
 
@@ -205,6 +211,33 @@ class Runtime:
     def credentials_path(self) -> Path | None:
         data_dir = self.settings.store.data_dir
         return data_dir / "root-credentials.json" if data_dir else None
+
+
+def _jwks_cache(settings: Settings, clock: Clock) -> JwksCache:
+    f = settings.federation
+    if f.allow_http_loopback and not settings.server.dev:
+        raise ConfigError("IAMD_FEDERATION_ALLOW_HTTP_LOOPBACK is for development only: it needs --dev")
+    offline = {}
+    if f.offline_jwks_dir is not None:
+        try:
+            documents = {
+                urllib.parse.unquote(path.name.removesuffix(".json")): path.read_bytes()
+                for path in sorted(f.offline_jwks_dir.glob("*.json"))
+            }
+            offline = offline_key_sets(documents)
+        except (OSError, JwksError) as exc:
+            raise ConfigError(f"IAMD_OFFLINE_JWKS_DIR {f.offline_jwks_dir}: {exc}") from exc
+    fetcher = HttpsFetcher(ca_file=f.ca_file, allow_http_loopback=f.allow_http_loopback)
+    return JwksCache(
+        fetcher,
+        clock,
+        JwksSettings(
+            ttl_seconds=f.jwks_ttl_seconds,
+            refresh_interval_seconds=f.jwks_refresh_seconds,
+            allow_http_loopback=f.allow_http_loopback,
+            offline_keys=offline,
+        ),
+    )
 
 
 def _read_key_file(path: Path, setting: str = "") -> bytes | None:

@@ -210,13 +210,45 @@ def assume_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     # when the request needs them), after the input is known to be valid, as AWS orders it.
     ctx.authorize(established=_MFA_PRESENT if mfa_at is not None else None)
 
-    now = ctx.now()
-    all_tags = {**inherited, **new_tags}
-    packed = _packed_size(policies, policy_arns, all_tags)
+    return role_session(
+        ctx,
+        role,
+        session_name,
+        duration,
+        policies,
+        policy_arns,
+        {**inherited, **new_tags},
+        source_arn=caller.arn,
+        transitive_tag_keys=inherited_keys + transitive_new,
+        source_identity=inherited_source or source_identity,
+        mfa_authenticated_at=(
+            mfa_at if mfa_at is not None else caller_session.mfa_authenticated_at if caller_session else None
+        ),
+        chained=chained,
+    )
+
+
+def role_session(
+    ctx: OperationContext,
+    role: Any,
+    session_name: str,
+    duration: int,
+    policies: tuple[str, ...],
+    policy_arns: tuple[str, ...],
+    tags: Mapping[str, str],
+    *,
+    source_arn: str,
+    **claims: Any,
+) -> dict[str, Any]:
+    """A role session once its trust decision allowed it: the packed-size check, the credentials,
+    RoleLastUsed, and the answer's common part (AssumeRole and the federation operations).  ``claims``
+    are further SessionClaims fields (transitive tag keys, source identity, MFA time, federated keys)."""
+    packed = _packed_size(policies, policy_arns, tags)
     if packed > 100:
         raise PackedPolicyTooLarge(
             f"Packed policy consumes {packed}% of allotted space, please use smaller policy for this session"
         )
+    now = ctx.now()
     assumed_arn = f"arn:{ctx.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
     assumed_id = f"{role.id}:{session_name}"
     _, credentials = _credentials(
@@ -233,15 +265,10 @@ def assume_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
             "session_name": session_name,
             "session_policies": policies,
             "session_policy_arns": policy_arns,
-            "tags": all_tags,
-            "transitive_tag_keys": inherited_keys + transitive_new,
-            "source_identity": inherited_source or source_identity,
-            "mfa_authenticated_at": (
-                mfa_at if mfa_at is not None else caller_session.mfa_authenticated_at if caller_session else None
-            ),
-            "chained": chained,
-            "source_arn": caller.arn,
+            "tags": dict(tags),
+            "source_arn": source_arn,
             "role_arn": f"arn:{ctx.partition}:iam::{role.account_id}:role{role.path}{role.name}",
+            **claims,
         },
     )
     ctx.record_role_used(role.id, now)
@@ -249,10 +276,10 @@ def assume_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
         "Credentials": credentials,
         "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": assumed_arn},
     }
-    if policies or policy_arns or all_tags:
+    if policies or policy_arns or tags:
         out["PackedPolicySize"] = packed
-    if inherited_source or source_identity:
-        out["SourceIdentity"] = inherited_source or source_identity
+    if claims.get("source_identity"):
+        out["SourceIdentity"] = claims["source_identity"]
     return out
 
 

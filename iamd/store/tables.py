@@ -791,3 +791,54 @@ rolesanywhere_tags = sa.Table(
     sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     sa.Column("value", sa.String(256), nullable=False),
 )
+
+
+# --- identity providers and STS federation (iamd.services.iam.identity_providers, iamd.services.federation) ---
+
+# IAM OIDC providers: ``url`` as IAM stores it (``host/path``, no scheme), unique per account (the ARN
+# is ``arn:PARTITION:iam::ACCOUNT:oidc-provider/URL``); client ids and thumbprints as JSON arrays.
+oidc_providers = sa.Table(
+    "oidc_providers",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_id", ACCOUNT, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("url", sa.String(255), nullable=False),
+    sa.Column("client_ids", sa.Text, nullable=False),
+    sa.Column("thumbprints", sa.Text, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.UniqueConstraint("account_id", "url", name="uq_oidc_providers_account_url"),
+)
+
+# IAM SAML providers: the metadata document as uploaded, what iamd reads out of it (entity id,
+# validUntil), AssertionEncryptionMode, SAMLProviderUUID.
+saml_providers = _named(
+    "saml_providers",
+    sa.Column("uuid", sa.String(64), nullable=False, unique=True),
+    sa.Column("metadata_document", sa.Text, nullable=False),
+    sa.Column("entity_id", sa.String(1024), nullable=False),
+    sa.Column("valid_until", TIME, nullable=True),
+    sa.Column("encryption_mode", sa.String(16), nullable=True),
+    sa.Column("updated_at", TIME, nullable=False),
+)
+
+# A SAML provider's assertion-decryption keys (two at most): PEM encrypted with the master key.
+saml_private_keys = sa.Table(
+    "saml_private_keys",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("provider_id", ID, sa.ForeignKey("saml_providers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("private_key_enc", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Index("ix_saml_private_keys_provider", "provider_id"),
+)
+
+# SAML assertions redeemed by AssumeRoleWithSAML: inserted in the STS call's transaction, so an
+# assertion is accepted once on every node; rows past ``expires_at`` are deleted as they are met.
+federation_replay = sa.Table(
+    "federation_replay",
+    metadata,
+    sa.Column("provider_arn", ARN, primary_key=True),
+    sa.Column("assertion_id", sa.String(256), primary_key=True),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Index("ix_federation_replay_expires", "expires_at"),
+)

@@ -435,13 +435,17 @@ def test_get_federation_token(iamd: Server) -> None:
     assert err(exc)[0] == "AccessDenied"
 
 
-def test_federation_actions_not_implemented_yet(iamd: Server) -> None:
-    body = (
-        b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::123456789012:role/r"
-        b"&RoleSessionName=s&WebIdentityToken=x"
-    )
-    resp = send(iamd.url + "/", "POST", body, {"Content-Type": "application/x-www-form-urlencoded"})
-    assert resp.status == 501 and "<Code>NotImplemented</Code>" in resp.body
+def test_federation_actions_are_accepted_unsigned(iamd: Server) -> None:
+    """No SigV4 needed (AWS: noAuth): the token or assertion is checked instead - here, and refused."""
+    role = b"RoleArn=arn:aws:iam::123456789012:role/r"
+    for body in (
+        b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&" + role + b"&RoleSessionName=s1&WebIdentityToken=xxxx",
+        b"Action=AssumeRoleWithSAML&Version=2011-06-15&"
+        + role
+        + b"&PrincipalArn=arn:aws:iam::123456789012:saml-provider/p&SAMLAssertion=eHh4eA%3D%3D",
+    ):
+        resp = send(iamd.url + "/", "POST", body, {"Content-Type": "application/x-www-form-urlencoded"})
+        assert resp.status == 400 and "<Code>InvalidIdentityToken</Code>" in resp.body, resp.body
 
 
 def test_botocore_assume_role_provider_refreshes_through_iamd(iamd: Server, iam: Any, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime
 import shutil
+import subprocess
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -164,6 +165,67 @@ class SamlIdp:
                 **extra,
             )
         return str(response)
+
+
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+SAML_ASSERTION_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+
+
+def encrypt_assertion(
+    xml: str,
+    certificate: x509.Certificate,
+    work: Path,
+    *,
+    content: str = XENC11 + "aes256-gcm",
+    key_transport: str = XENC + "rsa-oaep-mgf1p",
+    signer: SamlIdp | None = None,
+) -> str:
+    """The response with its assertion encrypted for ``certificate`` by xmlsec1 (an ``EncryptedAssertion``).
+
+    ``signer``: re-sign the response (its signature then covers the ciphertext, as an IdP that encrypts
+    then signs sends it); without it, only the assertion's own signature (inside the ciphertext) remains.
+    """
+    from lxml import etree
+
+    xmlsec = shutil.which("xmlsec1")
+    assert xmlsec is not None
+    work.mkdir(parents=True, exist_ok=True)
+    sizes = {"aes128": "aes-128", "aes192": "aes-192", "aes256": "aes-256", "tripledes": "des-192"}
+    session = sizes[content.rsplit("#", 1)[1].split("-")[0]]
+    template = (
+        f'<xenc:EncryptedData xmlns:xenc="{XENC}" Type="{XENC}Element">'
+        f'<xenc:EncryptionMethod Algorithm="{content}"/>'
+        '<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey>'
+        f'<xenc:EncryptionMethod Algorithm="{key_transport}"/>'
+        "<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>"
+        "<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>"
+    )
+    (work / "template.xml").write_text(template)
+    (work / "response.xml").write_text(xml)
+    (work / "sp.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    subprocess.run(
+        [xmlsec, "encrypt", "--pubkey-cert-pem", str(work / "sp.crt"), "--session-key", session,
+         "--xml-data", str(work / "response.xml"), "--node-xpath", "//*[local-name()='Assertion']",
+         "--output", str(work / "encrypted.xml"), str(work / "template.xml")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    root = etree.fromstring((work / "encrypted.xml").read_bytes())
+    data = root.find(f"{{{XENC}}}EncryptedData")
+    assert data is not None
+    wrapper = etree.Element(f"{{{SAML_ASSERTION_NS}}}EncryptedAssertion")
+    data.addprevious(wrapper)
+    wrapper.append(data)
+    (work / "wrapped.xml").write_bytes(etree.tostring(root))
+    if signer is None:
+        return etree.tostring(root).decode()
+    subprocess.run(
+        [xmlsec, "sign", "--privkey-pem", f"{signer.directory / 'idp.key'},{signer.directory / 'idp.crt'}",
+         "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+         "--output", str(work / "signed.xml"), str(work / "wrapped.xml")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return (work / "signed.xml").read_text()
 
 
 def b64(xml: str | bytes) -> str:

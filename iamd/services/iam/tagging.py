@@ -17,7 +17,15 @@ from sqlalchemy.engine import Row
 
 from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
-from iamd.services.iam import instance_profiles, mfa_devices, policies, roles, server_certificates, users
+from iamd.services.iam import (
+    identity_providers,
+    instance_profiles,
+    mfa_devices,
+    policies,
+    roles,
+    server_certificates,
+    users,
+)
 from iamd.services.registry import operation
 from iamd.services.targets import TargetBuilder, arn_param, existing, request_tags, tag_keys
 
@@ -69,6 +77,18 @@ KINDS: tuple[TaggedKind, ...] = (
         arn_param("PolicyArn"),
         _named("PolicyArn", policies.get_any),
         lambda ctx, p, action: policies.get_local(ctx, str(p["PolicyArn"]), action),
+    ),
+    TaggedKind(
+        "OpenIDConnectProvider",
+        identity_providers.OIDC,
+        identity_providers.OIDC_PROVIDER,
+        _named("OpenIDConnectProviderArn", identity_providers.lookup_oidc_provider),
+    ),
+    TaggedKind(
+        "SAMLProvider",
+        identity_providers.SAML,
+        identity_providers.SAML_PROVIDER,
+        _named("SAMLProviderArn", identity_providers.lookup_saml_provider),
     ),
 )
 

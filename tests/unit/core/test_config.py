@@ -102,6 +102,7 @@ def test_the_sections() -> None:
         "secrets",
         "sigv4",
         "sts",
+        "federation",
         "mfa",
         "console",
         "console.throttle",
