@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from iamd.policy import (
 )
 from iamd.services import authz_messages
 from iamd.services.iam import login_profiles
+from iamd.services.organizations import organization_target
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicies, PrincipalPolicyCache
 from iamd.store import tables as t
 
@@ -91,6 +92,10 @@ _CREATES = {
 class Target:
     resource: str
     tags: Mapping[str, str]
+    context: Mapping[str, str] = field(default_factory=dict)
+    """Service-specific condition keys of the resource (``organizations:PolicyType`` ...)."""
+    also: tuple[tuple[str, str], ...] = ()
+    """Further (action, resource) pairs the call needs: AttachPolicy on the policy and on the target."""
 
 
 _ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
@@ -149,16 +154,16 @@ class Authorizer:
         for key, value in target.tags.items():
             context[f"aws:ResourceTag/{key}"] = value
             context[f"iam:ResourceTag/{key}"] = value
+        context.update(target.context)
         context.update(_request_keys(action, params))
-        decision = self.decide(caller, f"{service}:{action}", target.resource, context)
-        if decision.effect is not Effect.ALLOW and not _self_service_exception(conn, caller, action):
-            message = access_denied_message(caller.arn, f"{service}:{action}", target.resource, decision)
-            if self._message_box is not None:
-                blob = authz_messages.encode(
-                    self._message_box, caller, f"{service}:{action}", target.resource, decision, context
-                )
-                message += f". Encoded authorization failure message: {blob}"
-            raise AccessDenied(message)
+        for checked_action, resource in ((f"{service}:{action}", target.resource), *target.also):
+            decision = self.decide(caller, checked_action, resource, context)
+            if decision.effect is not Effect.ALLOW and not _self_service_exception(conn, caller, action):
+                message = access_denied_message(caller.arn, checked_action, resource, decision)
+                if self._message_box is not None:
+                    blob = authz_messages.encode(self._message_box, caller, checked_action, resource, decision, context)
+                    message += f". Encoded authorization failure message: {blob}"
+                raise AccessDenied(message)
 
     def decide(
         self,
@@ -236,6 +241,10 @@ class Authorizer:
         self, conn: Connection, service: str, action: str, caller: Principal, params: Mapping[str, Any]
     ) -> Target:
         account, p = caller.account_id, self._partition
+        if service == "organizations":
+            found = organization_target(conn, p, account, action, params)
+            also = tuple((f"{service}:{action}", arn) for arn in found.resources[1:]) + found.extra_actions
+            return Target(found.resources[0], found.tags, found.context, also)
         if service == "sts":
             if action == "GetFederationToken" and isinstance(params.get("Name"), str):
                 return Target(f"arn:{p}:sts::{account}:federated-user/{params['Name']}", {})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
@@ -24,6 +25,8 @@ class RequestContext:
     request_id: str
     region: str
     source_ip: str = ""
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    """Work to start once the request's transaction has committed (CreateAccount's second half)."""
 
     @property
     def account_id(self) -> str:

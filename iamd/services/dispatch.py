@@ -47,6 +47,8 @@ def dispatch(
         result = operation.handler(ctx, inputs)
     if operation.writes:
         rt.watcher.invalidate()
+    for then in ctx.after_commit:
+        then()
     return result
 
 
