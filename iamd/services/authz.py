@@ -22,6 +22,7 @@ from iamd.core.arn import iam_arn
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import Principal, PrincipalKind
+from iamd.orgs.levels import NO_ORGANIZATION, OrgInputs, OrgStandingCache, organization_inputs
 from iamd.policy import (
     CompiledPolicy,
     Decision,
@@ -128,9 +129,12 @@ class Authorizer:
         managed: ManagedPolicyCache,
         partition: str,
         message_box: SecretBox | None = None,
+        standings: OrgStandingCache | None = None,
     ) -> None:
         self._policies = policies
         self._managed = managed
+        self._standings = standings
+        """Organizations: SCP and RCP levels and the organization condition keys (None: no organizations)."""
         self._partition = partition
         self._message_box = message_box
         """When set, AccessDenied answers carry an encoded authorization message."""
@@ -147,8 +151,8 @@ class Authorizer:
         claims = session_of(caller)
         if claims is not None and claims.principal_kind in ("user", "root") and not claims.console:
             _check_session_token_limits(claims, service, action)
-        if caller.kind is PrincipalKind.ROOT:
-            return
+        if caller.kind is PrincipalKind.ROOT and not self._scps_apply(caller.account_id):
+            return  # a root user is limited by SCPs only (and those of a member account only)
         target = self.target(conn, service, action, caller, params)
         context: dict[str, str | Sequence[str]] = dict(request_context)
         for key, value in target.tags.items():
@@ -175,8 +179,15 @@ class Authorizer:
         resource_policy: CompiledPolicy | None = None,
         resource_account: str | None = None,
         resource_policy_required: bool = False,
+        resource_service_linked: bool = False,
     ) -> Decision:
-        """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception)."""
+        """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception).
+
+        Organizations: the SCP levels of the caller's account and the RCP levels of the resource's
+        (``resource_account``, else the caller's), with the organization condition keys; a
+        service-linked role as the resource (``resource_service_linked``: AssumeRole of one) gets no
+        RCPs ("RCPs also do not impact AWS services' ability to assume a service-linked role").
+        """
         now = time.time()
         claims = session_of(caller)
         policies = self._caller_policies(caller)
@@ -189,13 +200,16 @@ class Authorizer:
             role_arn = claims.role_arn
             source_identity = claims.source_identity
             session_policies = self._session_policies(claims)
-        full_context: dict[str, str | Sequence[str]] = {**session_context(claims, now), **context}
+        org = self.organization_inputs(caller.account_id, resource_account or caller.account_id)
+        full_context: dict[str, str | Sequence[str]] = {**session_context(claims, now), **context, **org.context}
         principal = from_core_principal(
             caller,
             tags=tags,
             unique_id=caller.entity_id,
             role_arn=role_arn,
             source_identity=source_identity,
+            service_linked_role=policies.service_linked,
+            in_management_account=org.in_management_account,
         )
         identity = _compiled(policies)
         if caller.kind is PrincipalKind.FEDERATED_USER and claims is not None and claims.entity_id is None:
@@ -215,9 +229,26 @@ class Authorizer:
             resource_policy=resource_policy,
             resource_account=resource_account,
             resource_policy_required=resource_policy_required,
+            service_control_policies=org.service_control_policies,
+            resource_control_policies=() if resource_service_linked else org.resource_control_policies,
+            resource_in_management_account=org.resource_in_management_account,
             now=now,
         )
         return authorize(request)
+
+    def organization_inputs(self, principal_account: str, resource_account: str) -> OrgInputs:
+        """What Organizations adds to a request by a principal of ``principal_account`` on a resource of
+        ``resource_account`` (cached per generation: no database read on the hot path)."""
+        if self._standings is None:
+            return NO_ORGANIZATION
+        principal = self._standings.standing(principal_account)
+        resource = principal if resource_account == principal_account else self._standings.standing(resource_account)
+        return organization_inputs(principal, resource)
+
+    def _scps_apply(self, account_id: str) -> bool:
+        """Whether the account is a member (not the management account) of an organization with SCPs."""
+        standing = self._standings.standing(account_id) if self._standings is not None else None
+        return standing is not None and not standing.is_management and bool(standing.scp_levels)
 
     def _session_policies(self, claims: SessionClaims) -> list[CompiledPolicy]:
         compiled = [

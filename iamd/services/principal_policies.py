@@ -30,6 +30,8 @@ class PrincipalPolicies:
     identity: tuple[SourcedPolicy, ...] = ()
     boundary: SourcedPolicy | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    service_linked: bool = False
+    """A service-linked role: SCPs do not limit it."""
 
 
 class PrincipalPolicyCache:
@@ -128,7 +130,12 @@ def load_role(conn: Connection, role_id: str) -> PrincipalPolicies:
     if role is None:
         return PrincipalPolicies()
     policies = _inline(conn, "role", role_id, f"role/{role.name}") + _attached(conn, "role", role_id)
-    return PrincipalPolicies(tuple(policies), _boundary(conn, role.permissions_boundary), _tags(conn, "role", role_id))
+    return PrincipalPolicies(
+        tuple(policies),
+        _boundary(conn, role.permissions_boundary),
+        _tags(conn, "role", role_id),
+        bool(role.service_linked),
+    )
 
 
 class ManagedPolicyCache:

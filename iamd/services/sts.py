@@ -223,6 +223,7 @@ def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
             resource_policy=trust,
             resource_account=role.account_id,
             resource_policy_required=True,
+            resource_service_linked=bool(role.service_linked),
         )
         if decision.effect is not Effect.ALLOW:
             raise AccessDenied(access_denied_message(caller.arn, action, role_arn, decision))
