@@ -152,7 +152,7 @@ def organization_target(
     if org is None and isinstance(handshake_id, str):  # the invited account answers another's handshake
         org = _handshake_organization(conn, handshake_id)
     context: dict[str, str] = {}
-    policy_type = params.get("Type") or params.get("PolicyType")
+    policy_type = params.get("Type") or params.get("PolicyType") or params.get("Filter")
     if isinstance(policy_type, str):
         context["organizations:PolicyType"] = policy_type
     if isinstance(params.get("ServicePrincipal"), str):
