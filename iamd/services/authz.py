@@ -38,6 +38,7 @@ from iamd.services import authz_messages
 from iamd.services.iam import login_profiles
 from iamd.services.organizations import organization_target
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicies, PrincipalPolicyCache
+from iamd.services.service_principals import source_account
 from iamd.store import tables as t
 
 # Parameters that name the resource, in priority order (AddUserToGroup acts on the group,
@@ -202,6 +203,8 @@ class Authorizer:
             session_policies = self._session_policies(claims)
         org = self.organization_inputs(caller.account_id, resource_account or caller.account_id)
         full_context: dict[str, str | Sequence[str]] = {**session_context(claims, now), **context, **org.context}
+        if caller.kind is PrincipalKind.SERVICE:
+            full_context.update(self._source_organization(context))
         principal = from_core_principal(
             caller,
             tags=tags,
@@ -241,9 +244,17 @@ class Authorizer:
         ``resource_account`` (cached per generation: no database read on the hot path)."""
         if self._standings is None:
             return NO_ORGANIZATION
-        principal = self._standings.standing(principal_account)
+        principal = self._standings.standing(principal_account) if principal_account else None
         resource = principal if resource_account == principal_account else self._standings.standing(resource_account)
         return organization_inputs(principal, resource)
+
+    def _source_organization(self, context: Mapping[str, str | Sequence[str]]) -> dict[str, str | Sequence[str]]:
+        """``aws:SourceOrgID`` and ``aws:SourceOrgPaths`` of a service's ``aws:SourceAccount``."""
+        account = source_account(context)
+        standing = self._standings.standing(account) if account and self._standings is not None else None
+        if standing is None:
+            return {}
+        return {"aws:SourceOrgID": standing.organization_id, "aws:SourceOrgPaths": (standing.path,)}
 
     def _scps_apply(self, account_id: str) -> bool:
         """Whether the account is a member (not the management account) of an organization with SCPs."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,8 @@ class RequestContext:
     request_id: str
     region: str
     source_ip: str = ""
+    request_keys: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    """The condition keys of the HTTP request (``aws:SourceIp`` ..., a service's ``aws:SourceArn``)."""
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     """Work to start once the request's transaction has committed (CreateAccount's second half)."""
 

@@ -43,6 +43,7 @@ def dispatch(
             request_id=request_id or ids.request_id(),
             region=region,
             source_ip=source_ip,
+            request_keys=request_context,
         )
         result = operation.handler(ctx, inputs)
     if operation.writes:

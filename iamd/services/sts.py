@@ -196,7 +196,7 @@ def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
             "the source identity of a session cannot be changed"
         )
 
-    context: dict[str, str | Sequence[str]] = {"sts:RoleSessionName": session_name}
+    context: dict[str, str | Sequence[str]] = {**ctx.request_keys, "sts:RoleSessionName": session_name}
     if p.get("ExternalId") is not None:
         context["sts:ExternalId"] = p["ExternalId"]
     if new_tags:

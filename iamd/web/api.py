@@ -25,9 +25,10 @@ from iamd.core.errors import (
     SignatureDoesNotMatch,
 )
 from iamd.core.http import HttpRequest
-from iamd.core.principal import Principal
+from iamd.core.principal import Principal, PrincipalKind
 from iamd.services.dispatch import dispatch, request_context
 from iamd.services.runtime import Runtime
+from iamd.services.service_principals import source_keys
 from iamd.web.access_log import AccessRecord
 from iamd.web.protocol.form import MAX_BODY, merge_params, parse_form
 from iamd.web.protocol.json_codec import WireResponse
@@ -172,13 +173,16 @@ def run(
 ) -> Mapping[str, Any] | None:
     """Dispatch one parsed call and note the access key's use."""
     record.dispatched = True
+    context = request_context(request, info.region)
+    if caller.kind is PrincipalKind.SERVICE:  # only a registered service says for whom it acts
+        context.update(source_keys(request, info.signed_headers))
     result = dispatch(
         rt,
         info.service,
         action,
         caller,
         inputs,
-        request_context(request, info.region),
+        context,
         region=info.region,
         source_ip=request.source_ip,
         request_id=request_id,
