@@ -6,7 +6,10 @@
 * ``iamd services deregister NAME`` removes a service; its key stops working at once on this node
   and within the cache refresh interval on the others.
 
-Exit status: 0 done, 1 refused (the message says why), 2 bad settings.
+* ``iamd services check-pass-role --principal ARN --role ARN --service NAME`` asks whether the
+  principal may pass the role to the service (``iam:PassRole``, ``iamd.services.pass_role``).
+
+Exit status: 0 done (or allowed), 1 refused (or denied; the message says why), 2 bad settings or input.
 """
 
 from __future__ import annotations
@@ -41,6 +44,18 @@ def register(subparsers: Any, store_options: Callable[[argparse.ArgumentParser],
     dereg = sub.add_parser("deregister", help="remove a service and its access key")
     store_options(dereg)
     dereg.add_argument("name", help="the service principal name")
+    check = sub.add_parser(
+        "check-pass-role",
+        help="may a principal pass a role to a service (iam:PassRole)? prints the answer as JSON",
+        description="Decide iam:PassRole on the role for the principal, with iam:PassedToService and "
+        "iam:AssociatedResourceArn, as the engine decides the principal's API calls. Exit status 0 when "
+        "allowed, 1 when denied.",
+    )
+    store_options(check)
+    check.add_argument("--principal", required=True, help="the ARN of the IAM user, role or account root")
+    check.add_argument("--role", required=True, help="the ARN of the role to pass")
+    check.add_argument("--service", required=True, help="the service principal the role is passed to")
+    check.add_argument("--associated-resource", default=None, help="the ARN of the resource the role is for")
 
 
 def open_store(settings: Settings) -> Runtime | None:
@@ -56,6 +71,27 @@ def open_store(settings: Settings) -> Runtime | None:
     return runtime
 
 
+def _check_pass_role(runtime: Runtime, args: argparse.Namespace) -> int:
+    from iamd.services import pass_role
+
+    try:
+        with runtime.db.read() as conn:
+            answer = pass_role.check_pass_role(
+                conn,
+                runtime.authorizer,
+                runtime.settings.identity.partition,
+                args.principal,
+                args.role,
+                args.service,
+                args.associated_resource,
+            )
+    except pass_role.PassRoleError as exc:
+        print(f"iamd: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(answer, indent=2))
+    return 0 if answer["Allowed"] else 1
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the ``services`` command parsed by a parser that ``register`` extended."""
     from iamd.services import service_principals as sp
@@ -64,6 +100,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if runtime is None:
         return 2
     try:
+        if args.services_command == "check-pass-role":
+            return _check_pass_role(runtime, args)
         if args.services_command == "register":
             with runtime.db.write() as conn:
                 creds = sp.register(conn, runtime.box, runtime.clock, args.name)

@@ -154,3 +154,92 @@ def test_admin_cli_registers_lists_and_deregisters(iamd: Server) -> None:
             break
         assert time.monotonic() < deadline, "the deregistered service's key still works"
         time.sleep(0.2)
+
+
+class BackupService:
+    """The worked example: a small service acting for customers.  A customer configures it with a
+    role; it checks that the configuring user may pass that role to it (iam:PassRole), then runs each
+    job by assuming the role with the job's source (its vault) and acting with the session."""
+
+    def __init__(self, iamd: Server, creds: dict[str, str]) -> None:
+        self.iamd = iamd
+        self.creds = creds
+        self.jobs: dict[str, tuple[str, str]] = {}
+
+    def configure(self, user_arn: str, role_arn: str, vault_arn: str) -> None:
+        proc = self.iamd.cli(
+            "services",
+            "check-pass-role",
+            "--principal",
+            user_arn,
+            "--role",
+            role_arn,
+            "--service",
+            self.creds["ServicePrincipal"],
+            "--associated-resource",
+            vault_arn,
+        )
+        answer = json.loads(proc.stdout) if proc.stdout else {}
+        if proc.returncode != 0:
+            raise PermissionError(answer.get("Message") or proc.stderr)
+        assert answer["Allowed"] is True
+        self.jobs[vault_arn] = (role_arn, vault_arn.split(":")[4])
+
+    def run_job(self, vault_arn: str) -> list[str]:
+        role_arn, account = self.jobs[vault_arn]
+        sts = service_client(self.iamd, self.creds, source=source(arn=vault_arn, account=account))
+        got = sts.assume_role(RoleArn=role_arn, RoleSessionName="backup-job")["Credentials"]
+        iam = self.iamd.client(
+            "iam",
+            access_key_id=got["AccessKeyId"],
+            secret_access_key=got["SecretAccessKey"],
+            session_token=got["SessionToken"],
+        )
+        return [r["RoleName"] for r in iam.list_roles()["Roles"]]
+
+
+def test_worked_example_pass_role_then_assume_with_source(iamd: Server, iam: Any) -> None:
+    service = BackupService(iamd, register(iamd))
+    iam.create_role(RoleName="backup-access", AssumeRolePolicyDocument=trust_for_service(GUARDED))
+    iam.put_role_policy(RoleName="backup-access", PolicyName="read", PolicyDocument=allow("iam:ListRoles"))
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/backup-access"
+    may_pass = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "iam:PassRole",
+                    "Resource": role,
+                    "Condition": {"StringEquals": {"iam:PassedToService": SERVICE}},
+                }
+            ],
+        }
+    )
+    keyed(iamd, iam, "alice", may_pass)
+    keyed(iamd, iam, "bob", allow("iam:GetUser"))
+
+    with pytest.raises(PermissionError, match="iam:PassRole"):
+        service.configure(f"arn:aws:iam::{ACCOUNT_ID}:user/bob", role, VAULT)
+    other = BackupService(iamd, register(iamd, "ci.example.internal"))
+    with pytest.raises(PermissionError, match="iam:PassRole"):  # alice may pass it to the backup service only
+        other.configure(f"arn:aws:iam::{ACCOUNT_ID}:user/alice", role, VAULT)
+    service.configure(f"arn:aws:iam::{ACCOUNT_ID}:user/alice", role, VAULT)
+    assert "backup-access" in service.run_job(VAULT)
+
+    # A job naming another customer's vault is a confused-deputy attempt: the trust policy refuses it.
+    foreign = "arn:aws:backup:us-east-1:999988887777:backup-vault:main"
+    service.jobs[foreign] = (role, "999988887777")
+    assert code_of(lambda: service.run_job(foreign)) == "AccessDenied"
+
+    unknown = iamd.cli(
+        "services",
+        "check-pass-role",
+        "--principal",
+        f"arn:aws:iam::{ACCOUNT_ID}:user/nobody",
+        "--role",
+        role,
+        "--service",
+        SERVICE,
+    )
+    assert unknown.returncode == 2 and "there is no user" in unknown.stderr
