@@ -18,16 +18,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from iamd.auth.session_tokens import principal_from_claims
 from iamd.core import ids
 from iamd.core.clock import Clock
 from iamd.core.crypto import SecretBox
+from iamd.core.errors import ExpiredToken
 from iamd.core.http import HttpRequest
+from iamd.core.principal import Principal
 from iamd.store import tables as t
+
+if TYPE_CHECKING:
+    from iamd.services.runtime import Runtime
 
 SOURCE_HEADERS = {"x-amz-source-arn": "aws:SourceArn", "x-amz-source-account": "aws:SourceAccount"}
 """Signed request headers a service uses to say on whose behalf it acts, and the keys they fill."""
@@ -91,6 +98,44 @@ def source_keys(request: HttpRequest, signed_headers: tuple[str, ...]) -> dict[s
         if value and header in signed_headers:
             out[key] = value.strip()
     return out
+
+
+FORWARD_HEADER = "x-amz-forward-session-token"
+"""Signed header with which a service acts for a user: the user's session token (not its secret)."""
+CALLED_VIA = "called_via"
+"""``Principal.extra`` entry: the service that made the call for the principal."""
+
+
+def forwarded_caller(
+    rt: Runtime, request: HttpRequest, signed_headers: tuple[str, ...], service: Principal
+) -> Principal | None:
+    """The user a service acts for (a forward access session), or None when it acts for itself.
+
+    The service signs the request with its own key and sends the user's session token in the signed
+    ``X-Amz-Forward-Session-Token`` header; the call is then the user's, decided by the user's
+    policies, with ``aws:CalledVia`` naming the service.  The token alone cannot sign a request: only
+    a registered service can present it, and only while it is valid."""
+    token = request.header(FORWARD_HEADER)
+    if not token or FORWARD_HEADER not in signed_headers:
+        return None
+    claims = rt.token_keys.ring().open(token.strip())
+    if rt.clock.time() >= claims.expires_at:
+        raise ExpiredToken()
+    user = principal_from_claims(claims)
+    return replace(user, extra={**user.extra, CALLED_VIA: service.arn})
+
+
+def called_via_keys(caller: Principal) -> dict[str, str | list[str]]:
+    """``aws:CalledVia``, ``aws:CalledViaFirst``, ``aws:CalledViaLast``, ``aws:ViaAWSService`` of a call."""
+    service = caller.extra.get(CALLED_VIA)
+    if not isinstance(service, str):
+        return {}
+    return {
+        "aws:CalledVia": [service],
+        "aws:CalledViaFirst": service,
+        "aws:CalledViaLast": service,
+        "aws:ViaAWSService": "true",
+    }
 
 
 def source_account(context: Mapping[str, Any]) -> str | None:

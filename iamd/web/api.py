@@ -8,7 +8,7 @@ header or a JSON content type takes the JSON path; its SigV4 scope's service pic
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from iamd.auth.sigv4 import SignatureInfo
@@ -28,7 +28,7 @@ from iamd.core.http import HttpRequest
 from iamd.core.principal import Principal, PrincipalKind
 from iamd.services.dispatch import dispatch, request_context
 from iamd.services.runtime import Runtime
-from iamd.services.service_principals import source_keys
+from iamd.services.service_principals import called_via_keys, forwarded_caller, source_keys
 from iamd.web.access_log import AccessRecord
 from iamd.web.protocol.form import MAX_BODY, merge_params, parse_form
 from iamd.web.protocol.json_codec import WireResponse
@@ -173,9 +173,10 @@ def run(
 ) -> Mapping[str, Any] | None:
     """Dispatch one parsed call and note the access key's use."""
     record.dispatched = True
-    context = request_context(request, info.region)
+    context: dict[str, str | Sequence[str]] = {**request_context(request, info.region)}
     if caller.kind is PrincipalKind.SERVICE:  # only a registered service says for whom it acts
         context.update(source_keys(request, info.signed_headers))
+    context.update(called_via_keys(caller))
     result = dispatch(
         rt,
         info.service,
@@ -203,6 +204,8 @@ def record_caller(rt: Runtime, request: HttpRequest, info: SignatureInfo, record
         resolved = rt.resolver.resolve(info.access_key_id)
         rt.verifier.verify(request, info, resolved.secret_access_key)
         caller = resolved.principal
+        if caller.kind is PrincipalKind.SERVICE:  # a forward access session: the service acts for a user
+            caller = forwarded_caller(rt, request, info.signed_headers, caller) or caller
     record.principal = caller.arn
     return caller
 

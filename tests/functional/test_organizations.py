@@ -69,6 +69,16 @@ def user_client(iamd: Server, name: str, document: str, service: str = "organiza
     return iamd.client(service, access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"])
 
 
+def session_client(iamd: Server, creds: dict[str, Any], service: str = "iam") -> Any:
+    """A client for temporary credentials (an AssumeRole answer's ``Credentials``)."""
+    return iamd.client(
+        service,
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+        session_token=creds["SessionToken"],
+    )
+
+
 def wait_for_account(org: Any, request_id: str) -> dict[str, Any]:
     """Poll DescribeCreateAccountStatus as boto3 users do (AWS answers IN_PROGRESS first)."""
     deadline = time.monotonic() + 20
@@ -139,12 +149,7 @@ def test_create_account_is_asynchronous_and_leaves_the_access_role(iamd: Server,
     creds = admin.assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="ops"
     )["Credentials"]
-    member_iam = iamd.client(
-        "iam",
-        access_key_id=creds["AccessKeyId"],
-        secret_access_key=creds["SecretAccessKey"],
-        session_token=creds["SessionToken"],
-    )
+    member_iam = session_client(iamd, creds)
     member_iam.create_user(UserName="inside")
     assert member_iam.get_user(UserName="inside")["User"]["Arn"] == f"arn:aws:iam::{account_id}:user/inside"
 

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.functional.test_organization_guardrails import keyed
-from tests.functional.test_organizations import allow
+from tests.functional.test_organizations import allow, session_client
 from tests.support.server import ACCOUNT_ID, Server
 
 SERVICE = "backup.example.internal"
@@ -86,12 +86,7 @@ def test_service_assumes_a_role_that_trusts_it_and_acts_with_it(iamd: Server, ia
     session = sts.assume_role(RoleArn=role, RoleSessionName="backup-job")
     assert session["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/backup-access/backup-job"
     got = session["Credentials"]
-    acting = iamd.client(
-        "iam",
-        access_key_id=got["AccessKeyId"],
-        secret_access_key=got["SecretAccessKey"],
-        session_token=got["SessionToken"],
-    )
+    acting = session_client(iamd, got)
     assert "backup-access" in [r["RoleName"] for r in acting.list_roles()["Roles"]]
     assert code_of(lambda: acting.create_user(UserName="x")) == "AccessDenied"
 
@@ -189,12 +184,7 @@ class BackupService:
         role_arn, account = self.jobs[vault_arn]
         sts = service_client(self.iamd, self.creds, source=source(arn=vault_arn, account=account))
         got = sts.assume_role(RoleArn=role_arn, RoleSessionName="backup-job")["Credentials"]
-        iam = self.iamd.client(
-            "iam",
-            access_key_id=got["AccessKeyId"],
-            secret_access_key=got["SecretAccessKey"],
-            session_token=got["SessionToken"],
-        )
+        iam = session_client(self.iamd, got)
         return [r["RoleName"] for r in iam.list_roles()["Roles"]]
 
 
@@ -243,3 +233,68 @@ def test_worked_example_pass_role_then_assume_with_source(iamd: Server, iam: Any
         SERVICE,
     )
     assert unknown.returncode == 2 and "there is no user" in unknown.stderr
+
+
+def test_only_its_service_assumes_a_service_linked_role(iamd: Server, iam: Any) -> None:
+    linked = register(iamd, "iamd.internal")  # in IAMD_SERVICE_LINKED_PRINCIPALS by default
+    stranger = register(iamd)
+    role = iam.create_service_linked_role(AWSServiceName="iamd.internal")["Role"]
+    assert role["Path"] == "/aws-service-role/iamd.internal/"
+
+    session = service_client(iamd, linked).assume_role(RoleArn=role["Arn"], RoleSessionName="job")
+    assert session["AssumedRoleUser"]["Arn"].endswith(f":assumed-role/{role['RoleName']}/job")
+    assert code_of(lambda: service_client(iamd, stranger).assume_role(RoleArn=role["Arn"], RoleSessionName="job")) == (
+        "AccessDenied"
+    )
+    admin = keyed(iamd, iam, "admin", allow("*"), service="sts")
+    assert code_of(lambda: admin.assume_role(RoleArn=role["Arn"], RoleSessionName="job")) == "AccessDenied"
+    root = iamd.client("sts")
+    assert code_of(lambda: root.assume_role(RoleArn=role["Arn"], RoleSessionName="job")) == "AccessDenied"
+
+
+def test_forward_access_session_fills_called_via(iamd: Server, iam: Any) -> None:
+    creds = register(iamd)
+    via_service_only = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": "iam:ListRoles",
+                    "Resource": "*",
+                    "Condition": {
+                        "ForAnyValue:StringEquals": {"aws:CalledVia": [SERVICE]},
+                        "StringEquals": {"aws:CalledViaFirst": SERVICE, "aws:CalledViaLast": SERVICE},
+                        "Bool": {"aws:ViaAWSService": "true"},
+                    },
+                },
+            ],
+        }
+    )
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT_ID}, "Action": "sts:AssumeRole"}],
+        }
+    )
+    iam.create_role(RoleName="analyst", AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName="analyst", PolicyName="p", PolicyDocument=via_service_only)
+    alice = keyed(iamd, iam, "alice", allow("sts:AssumeRole"), service="sts")
+    got = alice.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/analyst", RoleSessionName="alice")["Credentials"]
+    direct = session_client(iamd, got)
+    direct.get_role(RoleName="analyst")
+    assert code_of(direct.list_roles) == "AccessDenied"  # not through the service
+
+    forward = {"X-Amz-Forward-Session-Token": got["SessionToken"]}
+    via = service_client(iamd, creds, service="iam", source=forward)
+    assert "analyst" in [r["RoleName"] for r in via.list_roles()["Roles"]]  # the user's call, via the service
+    assert code_of(lambda: via.create_user(UserName="x")) == "AccessDenied"  # with the user's permissions only
+    caller = service_client(iamd, creds, source=forward).get_caller_identity()
+    assert caller["Arn"] == f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/analyst/alice"
+
+    broken = service_client(iamd, creds, service="iam", source={"X-Amz-Forward-Session-Token": "bogus"})
+    assert code_of(broken.list_roles) == "InvalidClientTokenId"
+    # Anyone else's header is ignored: the call stays theirs.
+    mallory = with_source(keyed(iamd, iam, "mallory", allow("iam:GetUser")), forward)
+    assert code_of(mallory.list_roles) == "AccessDenied"
