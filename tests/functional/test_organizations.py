@@ -467,3 +467,31 @@ def test_aws_cli(iamd: Server) -> None:
     children = iamd.aws("organizations", "list-children", "--parent-id", root, "--child-type", "ORGANIZATIONAL_UNIT")
     assert children["Children"] == [{"Id": unit_id, "Type": "ORGANIZATIONAL_UNIT"}]
     assert iamd.aws("organizations", "describe-organization")["Organization"]["Id"] == created["Id"]
+
+
+def test_bad_input_changes_nothing(iamd: Server, org: Any, organization: Any) -> None:
+    root = root_id(org)
+    before = org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    padded = SCP_DENY_S3[:-1] + " " * (5121 - len(SCP_DENY_S3)) + "}"
+    with pytest.raises(ClientError) as exc:
+        org.create_policy(Name="big", Description="", Type="SERVICE_CONTROL_POLICY", Content=padded)
+    assert error(exc)[0] == "ConstraintViolationException"
+    assert exc.value.response["Reason"] == "POLICY_CONTENT_LIMIT_EXCEEDED"
+    malformed = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Maybe", "Action": "*", "Resource": "*"}]}
+    )
+    bad = lambda: org.create_policy(Name="bad", Description="", Type="SERVICE_CONTROL_POLICY", Content=malformed)  # noqa: E731
+    assert code_of(bad) == "MalformedPolicyDocumentException"
+    assert org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] == before
+
+    # An OU of another organization is not a destination this organization knows.
+    _, other_root = new_account(iamd)
+    other_root.create_organization(FeatureSet="ALL")
+    foreign_root = other_root.list_roots()["Roots"][0]["Id"]
+    foreign_unit = other_root.create_organizational_unit(ParentId=foreign_root, Name="theirs")["OrganizationalUnit"]
+    move = lambda: org.move_account(AccountId=ACCOUNT_ID, SourceParentId=root, DestinationParentId=foreign_unit["Id"])  # noqa: E731
+    assert code_of(move) == "DestinationParentNotFoundException"
+    assert org.list_parents(ChildId=ACCOUNT_ID)["Parents"] == [{"Id": root, "Type": "ROOT"}]
+    assert code_of(lambda: org.describe_organizational_unit(OrganizationalUnitId=foreign_unit["Id"])) == (
+        "OrganizationalUnitNotFoundException"
+    )
