@@ -148,7 +148,8 @@ class ApiHandler:
         service = record.service = info.service
         spec = self.json_specs.get(service)
         if spec is None:
-            raise SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{service}'. ")
+            expected = " or ".join(f"'{name}'" for name in self.json_specs)
+            raise SignatureDoesNotMatch(f"Credential should be scoped to correct service: {expected}. ")
         seen.append(spec)
         caller = record_caller(rt, request, info, record)
         action, inputs = parse_json_request(
