@@ -1,28 +1,28 @@
 """Authorization of every API call with the policy engine.
 
-Each operation maps to its action (``iam:CreateUser``) and the resource ARN AWS's service
-authorization reference gives it (the target entity with its path; ``*`` for account-level
-actions).  The caller's policies come from the store through a per-generation cache; the
-engine (pure) decides.  The account root is not limited by identity policies.
+Generic: what an operation is checked against (its action, the resource ARN AWS's Service
+Authorization Reference gives it, the request's condition keys, a resource-based policy) is
+declared on the operation itself (``services/registry.py``, builders in ``services/targets.py``);
+nothing here names an operation but AWS's cross-cutting rules (GetSessionToken credentials, the
+self-service password exception).  The caller's policies come from the store through a
+per-generation cache; the engine (pure) decides.  The account root is not limited by identity
+policies.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from iamd.auth.session_tokens import SessionClaims, session_of
-from iamd.core.arn import iam_arn
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import Principal, PrincipalKind
-from iamd.orgs.levels import NO_ORGANIZATION, OrgInputs, OrgStandingCache, organization_inputs
+from iamd.orgs.levels import NO_ORGANIZATION, OrgInputs, OrgStanding, OrgStandingCache, organization_inputs
 from iamd.policy import (
     CompiledPolicy,
     Decision,
@@ -36,69 +36,12 @@ from iamd.policy import (
 )
 from iamd.services import authz_messages
 from iamd.services.iam import login_profiles
-from iamd.services.organizations import organization_target
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicies, PrincipalPolicyCache
 from iamd.services.service_principals import source_account
-from iamd.store import tables as t
+from iamd.services.targets import Target, TargetQuery
 
-# Parameters that name the resource, in priority order (AddUserToGroup acts on the group,
-# AttachUserPolicy on the user, AddRoleToInstanceProfile on the instance profile ...).
-_ENTITY_PARAMS: tuple[tuple[str, sa.Table, str, str | None], ...] = (
-    ("GroupName", t.groups, "group", None),
-    ("InstanceProfileName", t.instance_profiles, "instance-profile", None),
-    ("RoleName", t.roles, "role", "role"),
-    ("UserName", t.users, "user", "user"),
-    ("ServerCertificateName", t.server_certificates, "server-certificate", "server-certificate"),
-)
-
-# Operations whose resource is the calling user when no UserName is given.
-_SELF_USER_OPERATIONS = frozenset(
-    {
-        "GetUser",
-        "CreateAccessKey",
-        "ListAccessKeys",
-        "UpdateAccessKey",
-        "DeleteAccessKey",
-        "ChangePassword",
-        "ListSigningCertificates",
-        "UploadSigningCertificate",
-        "UpdateSigningCertificate",
-        "DeleteSigningCertificate",
-        "ListSSHPublicKeys",
-        "ListMFADevices",
-        "ListServiceSpecificCredentials",
-    }
-)
-
-# List operations evaluated against the entity kind's path prefix (AWS: "on resource: ...:user/").
-_LIST_KINDS = {
-    "ListUsers": "user",
-    "ListGroups": "group",
-    "ListRoles": "role",
-    "ListPolicies": "policy",
-    "ListInstanceProfiles": "instance-profile",
-    "ListServerCertificates": "server-certificate",
-}
-
-# Operations that create the named entity: its ARN is built from the input Path.
-_CREATES = {
-    "CreateUser": "user",
-    "CreateGroup": "group",
-    "CreateRole": "role",
-    "CreateInstanceProfile": "instance-profile",
-    "UploadServerCertificate": "server-certificate",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    resource: str
-    tags: Mapping[str, str]
-    context: Mapping[str, str] = field(default_factory=dict)
-    """Service-specific condition keys of the resource (``organizations:PolicyType`` ...)."""
-    also: tuple[tuple[str, str], ...] = ()
-    """Further (action, resource) pairs the call needs: AttachPolicy on the policy and on the target."""
-
+if TYPE_CHECKING:
+    from iamd.services.registry import Operation
 
 _ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 
@@ -140,35 +83,69 @@ class Authorizer:
         self._message_box = message_box
         """When set, AccessDenied answers carry an encoded authorization message."""
 
-    def authorize(
+    def authorize_operation(
         self,
         conn: Connection,
-        service: str,
-        action: str,
+        operation: Operation,
         caller: Principal,
         params: Mapping[str, Any],
         request_context: Mapping[str, str | Sequence[str]],
+        established: Mapping[str, str | Sequence[str]] | None = None,
     ) -> None:
+        """Authorize one call of ``operation`` as its declaration says; AccessDenied when refused.
+
+        The resource is the declared target; the context is the request's global keys, the
+        target's tags, the declared request keys and what the handler ``established``; the
+        declared resource policy (a trust policy) joins the decision; each declared extra action
+        (sts:TagSession ...) is checked the same way.
+        """
         claims = session_of(caller)
         if claims is not None and claims.principal_kind in ("user", "root") and not claims.console:
-            _check_session_token_limits(claims, service, action)
+            _check_session_token_limits(claims, operation.service, operation.name)
         if caller.kind is PrincipalKind.ROOT and not self._scps_apply(caller.account_id):
             return  # a root user is limited by SCPs only (and those of a member account only)
-        target = self.target(conn, service, action, caller, params)
+        query = TargetQuery(conn, caller, self._partition, params)
+        target = self.target(operation, query)
+        resource_policy = operation.resource_policy(query) if operation.resource_policy is not None else None
         context: dict[str, str | Sequence[str]] = dict(request_context)
         for key, value in target.tags.items():
             context[f"aws:ResourceTag/{key}"] = value
             context[f"iam:ResourceTag/{key}"] = value
         context.update(target.context)
-        context.update(_request_keys(action, params))
-        for checked_action, resource in ((f"{service}:{action}", target.resource), *target.also):
-            decision = self.decide(caller, checked_action, resource, context)
-            if decision.effect is not Effect.ALLOW and not _self_service_exception(conn, caller, action):
-                message = access_denied_message(caller.arn, checked_action, resource, decision)
-                if self._message_box is not None:
-                    blob = authz_messages.encode(self._message_box, caller, checked_action, resource, decision, context)
-                    message += f". Encoded authorization failure message: {blob}"
-                raise AccessDenied(message)
+        for keys in operation.request_keys:
+            context.update(keys(params))
+        if established:
+            context.update(established)
+        actions = [operation.action] + [a for extra in operation.extra_actions if (a := extra(query)) is not None]
+        checks = [(action, resource) for action in actions for resource in (target.resource, *target.also)]
+        for action, resource in checks:
+            decision = self.decide(
+                caller,
+                action,
+                resource,
+                context,
+                resource_policy=resource_policy.policy if resource_policy else None,
+                resource_account=resource_policy.account if resource_policy else None,
+                resource_policy_required=resource_policy.required if resource_policy else False,
+                resource_service_linked=resource_policy.service_linked if resource_policy else False,
+            )
+            if decision.effect is Effect.ALLOW or _self_service_exception(conn, caller, operation.name):
+                continue
+            message = access_denied_message(caller.arn, action, resource, decision)
+            # AWS encodes the failure for identity-policy decisions; a trust policy's refusal is plain.
+            if self._message_box is not None and resource_policy is None:
+                blob = authz_messages.encode(self._message_box, caller, action, resource, decision, context)
+                message += f". Encoded authorization failure message: {blob}"
+            raise AccessDenied(message)
+
+    def target(self, operation: Operation, query: TargetQuery) -> Target:
+        """The declared target of ``operation`` for this request."""
+        if operation.target is None:
+            raise RuntimeError(f"{operation.action} declares no authorization target")
+        target = operation.target(query)
+        if target is None:
+            raise RuntimeError(f"{operation.action}: its declared target found none of its parameters")
+        return target
 
     def decide(
         self,
@@ -239,26 +216,30 @@ class Authorizer:
         )
         return authorize(request)
 
+    def standing(self, account_id: str) -> OrgStanding | None:
+        """The account's place in an organization (cached per generation), or None."""
+        return self._standings.standing(account_id) if self._standings is not None and account_id else None
+
     def organization_inputs(self, principal_account: str, resource_account: str) -> OrgInputs:
         """What Organizations adds to a request by a principal of ``principal_account`` on a resource of
         ``resource_account`` (cached per generation: no database read on the hot path)."""
         if self._standings is None:
             return NO_ORGANIZATION
-        principal = self._standings.standing(principal_account) if principal_account else None
-        resource = principal if resource_account == principal_account else self._standings.standing(resource_account)
+        principal = self.standing(principal_account)
+        resource = principal if resource_account == principal_account else self.standing(resource_account)
         return organization_inputs(principal, resource)
 
     def _source_organization(self, context: Mapping[str, str | Sequence[str]]) -> dict[str, str | Sequence[str]]:
         """``aws:SourceOrgID`` and ``aws:SourceOrgPaths`` of a service's ``aws:SourceAccount``."""
         account = source_account(context)
-        standing = self._standings.standing(account) if account and self._standings is not None else None
+        standing = self.standing(account) if account else None
         if standing is None:
             return {}
         return {"aws:SourceOrgID": standing.organization_id, "aws:SourceOrgPaths": (standing.path,)}
 
     def _scps_apply(self, account_id: str) -> bool:
         """Whether the account is a member (not the management account) of an organization with SCPs."""
-        standing = self._standings.standing(account_id) if self._standings is not None else None
+        standing = self.standing(account_id)
         return standing is not None and not standing.is_management and bool(standing.scp_levels)
 
     def _session_policies(self, claims: SessionClaims) -> list[CompiledPolicy]:
@@ -278,89 +259,6 @@ class Authorizer:
         if caller.kind is PrincipalKind.ASSUMED_ROLE and caller.entity_id:
             return self._policies.for_role(caller.entity_id)
         return PrincipalPolicies()
-
-    def target(
-        self, conn: Connection, service: str, action: str, caller: Principal, params: Mapping[str, Any]
-    ) -> Target:
-        account, p = caller.account_id, self._partition
-        if service == "organizations":
-            found = organization_target(conn, p, account, action, params)
-            also = tuple((f"{service}:{action}", arn) for arn in found.resources[1:]) + found.extra_actions
-            return Target(found.resources[0], found.tags, found.context, also)
-        if service == "sts":
-            if action == "GetFederationToken" and isinstance(params.get("Name"), str):
-                return Target(f"arn:{p}:sts::{account}:federated-user/{params['Name']}", {})
-            return Target(str(params.get("RoleArn") or "*"), {})
-        if action in _LIST_KINDS:
-            prefix = str(params.get("PathPrefix") or "/")
-            return Target(f"arn:{p}:iam::{account}:{_LIST_KINDS[action]}{prefix}", {})
-        if action in _CREATES:
-            name_param = "ServerCertificateName" if action == "UploadServerCertificate" else _name_param(action)
-            if isinstance(params.get(name_param), str):
-                path = str(params.get("Path") or "/")
-                return Target(iam_arn(p, account, _CREATES[action], path, params[name_param]), {})
-        if action == "CreateVirtualMFADevice" and isinstance(params.get("VirtualMFADeviceName"), str):
-            path = str(params.get("Path") or "/")
-            return Target(iam_arn(p, account, "mfa", path, params["VirtualMFADeviceName"]), {})
-        if action == "CreatePolicy" and isinstance(params.get("PolicyName"), str):
-            path = str(params.get("Path") or "/")
-            return Target(iam_arn(p, account, "policy", path, params["PolicyName"]), {})
-        for param, table, kind, tag_type in _ENTITY_PARAMS:
-            name = params.get(param)
-            if isinstance(name, str):
-                row = conn.execute(
-                    sa.select(table.c.id, table.c.name, table.c.path).where(
-                        table.c.account_id == account, table.c.name_key == name.lower()
-                    )
-                ).first()
-                if row is None:
-                    return Target(iam_arn(p, account, kind, "/", name), {})
-                tags = _entity_tags(conn, tag_type, row.id) if tag_type else {}
-                return Target(iam_arn(p, account, kind, row.path, row.name), tags)
-        if isinstance(params.get("PolicyArn"), str):
-            return Target(str(params["PolicyArn"]), {})
-        if isinstance(params.get("PolicySourceArn"), str):  # SimulatePrincipalPolicy, GetContextKeysFor...
-            return Target(str(params["PolicySourceArn"]), {})
-        if isinstance(params.get("SerialNumber"), str):
-            return Target(str(params["SerialNumber"]), {})
-        if action in _SELF_USER_OPERATIONS and caller.kind is PrincipalKind.USER:
-            return Target(caller.arn, {})
-        return Target("*", {})
-
-
-def _name_param(action: str) -> str:
-    return {"CreateUser": "UserName", "CreateGroup": "GroupName", "CreateRole": "RoleName"}.get(
-        action, "InstanceProfileName"
-    )
-
-
-def _entity_tags(conn: Connection, resource_type: str, resource_id: str) -> dict[str, str]:
-    tt = t.tags
-    rows = conn.execute(
-        sa.select(tt.c.key, tt.c.value).where(tt.c.resource_type == resource_type, tt.c.resource_id == resource_id)
-    )
-    return {r.key: r.value for r in rows}
-
-
-def _request_keys(action: str, params: Mapping[str, Any]) -> dict[str, str | Sequence[str]]:
-    """Condition keys that come from the request's own parameters."""
-    out: dict[str, str | Sequence[str]] = {}
-    tags = params.get("Tags")
-    if isinstance(tags, list) and tags:
-        for tag in tags:
-            out[f"aws:RequestTag/{tag['Key']}"] = tag.get("Value", "")
-        out["aws:TagKeys"] = [tag["Key"] for tag in tags]
-    keys = params.get("TagKeys")
-    if isinstance(keys, list) and keys:
-        out["aws:TagKeys"] = list(keys)
-    if action.startswith(("Attach", "Detach")) and isinstance(params.get("PolicyArn"), str):
-        out["iam:PolicyARN"] = params["PolicyArn"]
-    boundary = params.get("PermissionsBoundary")
-    if isinstance(boundary, str):
-        out["iam:PermissionsBoundary"] = boundary
-    if isinstance(params.get("AWSServiceName"), str):
-        out["iam:AWSServiceName"] = params["AWSServiceName"]
-    return out
 
 
 def _compiled(policies: PrincipalPolicies) -> list[CompiledPolicy]:

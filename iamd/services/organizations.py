@@ -25,15 +25,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from iamd.core.config import Settings
 from iamd.core.errors import InvalidInput, InvalidInputException
+from iamd.core.quotas import QuotaSettings
 from iamd.orgs import (
     create_account,
     delegation,
@@ -49,13 +48,11 @@ from iamd.orgs import (
 from iamd.orgs.core import DEFAULT_PAGE, OrgCall, organization_by_id, organization_of, require_organization
 from iamd.orgs.model import Organization, Page, Unit
 from iamd.orgs.quotas import OrgQuotas
-from iamd.services.context import RequestContext
+from iamd.services.context import NodeServices, OperationContext
 from iamd.services.iam.common import decode_marker, encode_marker
-from iamd.services.registry import operation
+from iamd.services.registry import Handler, operation
+from iamd.services.targets import Target, TargetBuilder, TargetQuery, request_tags, tag_keys
 from iamd.store import tables as t
-
-if TYPE_CHECKING:
-    from iamd.services.runtime import Runtime
 
 log = logging.getLogger("iamd.organizations")
 
@@ -129,23 +126,9 @@ _CREATES_WITH_TAGS = frozenset(
 """Operations whose ``Tags`` also need ``organizations:TagResource``."""
 
 
-@dataclass(frozen=True, slots=True)
-class OrgTarget:
-    """What the authorizer checks for one Organizations call."""
-
-    resources: tuple[str, ...]
-    """The ARNs the action is authorized on (``("*",)`` when it names none)."""
-    tags: Mapping[str, str]
-    """The first resource's tags (``aws:ResourceTag/*``)."""
-    context: Mapping[str, str]
-    """``organizations:PolicyType`` and ``organizations:ServicePrincipal`` when they apply."""
-    extra_actions: tuple[tuple[str, str], ...] = ()
-    """Further (action, resource) pairs the caller needs (``organizations:TagResource`` for tags)."""
-
-
 def organization_target(
     conn: Connection, partition: str, account_id: str, action: str, params: Mapping[str, Any]
-) -> OrgTarget:
+) -> Target:
     """The resources and condition keys of ``action`` called by ``account_id`` (see ``RESOURCES``)."""
     org = organization_of(conn, account_id)
     handshake_id = params.get("HandshakeId")
@@ -171,10 +154,33 @@ def organization_target(
         resources.append(arn)
     if not resources:
         resources.append("*")
-    extra: tuple[tuple[str, str], ...] = ()
-    if action in _CREATES_WITH_TAGS and params.get("Tags"):
-        extra = ((f"{SERVICE}:TagResource", "*"),)
-    return OrgTarget(tuple(resources), tag_values, context, extra)
+    return Target(resources[0], tag_values, context, tuple(resources[1:]))
+
+
+def _declared_target(action: str) -> TargetBuilder:
+    """The declaration of ``action``: its resources from ``RESOURCES`` (see ``organization_target``)."""
+
+    def build(q: TargetQuery) -> Target:
+        return organization_target(q.conn, q.partition, q.account, action, q.params)
+
+    return build
+
+
+def _tag_resource(q: TargetQuery) -> str | None:
+    """``organizations:TagResource`` when a create passes ``Tags`` (as AWS requires)."""
+    return f"{SERVICE}:TagResource" if q.params.get("Tags") else None
+
+
+def _operation(name: str, *, writes: bool | None = None) -> Callable[[Handler], Handler]:
+    """Register an Organizations operation with its declared authorization."""
+    return operation(
+        "organizations",
+        name,
+        target=_declared_target(name),
+        request_keys=(request_tags, tag_keys),
+        extra_actions=(_tag_resource,) if name in _CREATES_WITH_TAGS else (),
+        writes=writes,
+    )
 
 
 def _resource_arn(
@@ -213,13 +219,13 @@ def _handshake_organization(conn: Connection, handshake_id: str) -> Organization
 # --- the call, pages -------------------------------------------------------------------------------------
 
 
-def quotas_of(settings: Settings) -> OrgQuotas:
+def quotas_of(quotas: QuotaSettings) -> OrgQuotas:
     """Organizations' quotas, with the account quota from the settings."""
-    return OrgQuotas(accounts=settings.quotas.organization_accounts)
+    return OrgQuotas(accounts=quotas.organization_accounts)
 
 
-def _call(ctx: RequestContext) -> OrgCall:
-    return OrgCall(ctx.conn, ctx.account_id, ctx.now(), ctx.partition, quotas_of(ctx.settings))
+def _call(ctx: OperationContext) -> OrgCall:
+    return OrgCall(ctx.conn, ctx.account_id, ctx.now(), ctx.partition, quotas_of(ctx.quotas))
 
 
 def _after(p: Mapping[str, Any]) -> str | None:
@@ -260,7 +266,7 @@ def _time(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def _org(ctx: RequestContext) -> Organization:
+def _org(ctx: OperationContext) -> Organization:
     return require_organization(_call(ctx))
 
 
@@ -268,27 +274,27 @@ def _tags_in(p: Mapping[str, Any]) -> list[dict[str, str]]:
     return [{"Key": tag["Key"], "Value": tag.get("Value", "")} for tag in p.get("Tags") or []]
 
 
-def _enabled(ctx: RequestContext, org: Organization) -> list[str]:
+def _enabled(ctx: OperationContext, org: Organization) -> list[str]:
     return [policy_type for policy_type in organization.root_of(_call(ctx), org).policy_types]
 
 
 # --- organization and roots -------------------------------------------------------------------------------
 
 
-@operation(SERVICE, "CreateOrganization")
-def create_organization_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("CreateOrganization")
+def create_organization_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     org = organization.create_organization(_call(ctx), p.get("FeatureSet") or "ALL")
     return {"Organization": views.organization_view(org, ctx.partition, _enabled(ctx, org))}
 
 
-@operation(SERVICE, "DescribeOrganization", writes=False)
-def describe_organization_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("DescribeOrganization", writes=False)
+def describe_organization_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     org = organization.describe_organization(_call(ctx))
     return {"Organization": views.organization_view(org, ctx.partition, _enabled(ctx, org))}
 
 
-@operation(SERVICE, "ListRoots")
-def list_roots_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListRoots")
+def list_roots_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     call = _call(ctx)
     roots = organization.list_roots(call)
     org = require_organization(call)
@@ -298,8 +304,8 @@ def list_roots_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 # --- accounts ----------------------------------------------------------------------------------------------
 
 
-@operation(SERVICE, "CreateAccount")
-def create_account_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("CreateAccount")
+def create_account_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     request = create_account.request_account(
         _call(ctx),
         p["Email"],
@@ -308,25 +314,25 @@ def create_account_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, An
         p.get("IamUserAccessToBilling") or "ALLOW",
         _tags_in(p),
     )
-    runtime = ctx.runtime
-    ctx.after_commit.append(lambda: start_account_creation(runtime))
+    services = ctx.services
+    ctx.after_commit.append(lambda: start_account_creation(services))
     return {"CreateAccountStatus": views.create_account_status_view(request)}
 
 
-@operation(SERVICE, "DescribeCreateAccountStatus", writes=False)
-def describe_create_account_status_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("DescribeCreateAccountStatus", writes=False)
+def describe_create_account_status_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     request = create_account.describe_create_account_status(_call(ctx), p["CreateAccountRequestId"])
     return {"CreateAccountStatus": views.create_account_status_view(request)}
 
 
-@operation(SERVICE, "ListCreateAccountStatus")
-def list_create_account_status_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListCreateAccountStatus")
+def list_create_account_status_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     found = create_account.list_create_account_status(_call(ctx), p.get("States") or (), _after(p), _limit(p))
     return _listed("CreateAccountStatuses", found, views.create_account_status_view)
 
 
-@operation(SERVICE, "DescribeAccount", writes=False)
-def describe_account_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("DescribeAccount", writes=False)
+def describe_account_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     member = members.describe_account(_call(ctx), p["AccountId"])
     return {"Account": views.account_view(_org(ctx), member, ctx.partition)}
 
@@ -334,33 +340,33 @@ def describe_account_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
 # --- organizational units ----------------------------------------------------------------------------------
 
 
-def _unit_answer(ctx: RequestContext, unit: Unit) -> Mapping[str, Any]:
+def _unit_answer(ctx: OperationContext, unit: Unit) -> Mapping[str, Any]:
     return {"OrganizationalUnit": views.unit_view(_org(ctx), unit, ctx.partition)}
 
 
-@operation(SERVICE, "CreateOrganizationalUnit")
-def create_unit_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("CreateOrganizationalUnit")
+def create_unit_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _unit_answer(ctx, units.create_unit(_call(ctx), p["ParentId"], p["Name"], _tags_in(p)))
 
 
-@operation(SERVICE, "DescribeOrganizationalUnit", writes=False)
-def describe_unit_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("DescribeOrganizationalUnit", writes=False)
+def describe_unit_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _unit_answer(ctx, units.describe_unit(_call(ctx), p["OrganizationalUnitId"]))
 
 
-@operation(SERVICE, "UpdateOrganizationalUnit")
-def update_unit_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("UpdateOrganizationalUnit")
+def update_unit_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _unit_answer(ctx, units.rename_unit(_call(ctx), p["OrganizationalUnitId"], p.get("Name")))
 
 
-@operation(SERVICE, "ListParents")
-def list_parents_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListParents")
+def list_parents_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     parents = units.list_parents(_call(ctx), p["ChildId"])
     return _listed("Parents", _page_of(parents, lambda x: x[0], p), lambda x: {"Id": x[0], "Type": x[1]})
 
 
-@operation(SERVICE, "ListChildren")
-def list_children_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListChildren")
+def list_children_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     child_type = p["ChildType"]
     found = units.list_children(_call(ctx), p["ParentId"], child_type, _after(p), _limit(p))
     return _listed("Children", found, lambda child: {"Id": child, "Type": child_type})
@@ -369,41 +375,41 @@ def list_children_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any
 # --- handshakes ----------------------------------------------------------------------------------------------
 
 
-def _handshake_answer(ctx: RequestContext, handshake: Any) -> Mapping[str, Any]:
+def _handshake_answer(ctx: OperationContext, handshake: Any) -> Mapping[str, Any]:
     org = organization_by_id(ctx.conn, handshake.organization_id)
     if org is None:  # the organization was deleted in this very transaction (cannot be: answers keep it)
         raise InvalidInputException("The handshake's organization no longer exists.", Reason="INVALID_INPUT")
     return {"Handshake": views.handshake_view(org, handshake, ctx.partition)}
 
 
-@operation(SERVICE, "InviteAccountToOrganization")
-def invite_account_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("InviteAccountToOrganization")
+def invite_account_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     target = p["Target"]
     handshake = handshakes.invite_account(_call(ctx), target["Type"], target["Id"], p.get("Notes"), _tags_in(p))
     return _handshake_answer(ctx, handshake)
 
 
-@operation(SERVICE, "AcceptHandshake")
-def accept_handshake_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("AcceptHandshake")
+def accept_handshake_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _handshake_answer(ctx, handshakes.accept_handshake(_call(ctx), p["HandshakeId"]))
 
 
-@operation(SERVICE, "DeclineHandshake")
-def decline_handshake_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("DeclineHandshake")
+def decline_handshake_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _handshake_answer(ctx, handshakes.decline_handshake(_call(ctx), p["HandshakeId"]))
 
 
-@operation(SERVICE, "CancelHandshake")
-def cancel_handshake_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("CancelHandshake")
+def cancel_handshake_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _handshake_answer(ctx, handshakes.cancel_handshake(_call(ctx), p["HandshakeId"]))
 
 
-@operation(SERVICE, "DescribeHandshake", writes=False)
-def describe_handshake_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("DescribeHandshake", writes=False)
+def describe_handshake_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _handshake_answer(ctx, handshakes.describe_handshake(_call(ctx), p["HandshakeId"]))
 
 
-def _handshake_list(ctx: RequestContext, p: Mapping[str, Any], lister: Callable[..., Page[Any]]) -> Mapping[str, Any]:
+def _handshake_list(ctx: OperationContext, p: Mapping[str, Any], lister: Callable[..., Page[Any]]) -> Mapping[str, Any]:
     action = (p.get("Filter") or {}).get("ActionType")
     found = lister(_call(ctx), _after(p), _limit(p), action)
     orgs: dict[str, Organization | None] = {}
@@ -418,25 +424,25 @@ def _handshake_list(ctx: RequestContext, p: Mapping[str, Any], lister: Callable[
     return _listed("Handshakes", found, view)
 
 
-@operation(SERVICE, "ListHandshakesForAccount")
-def list_handshakes_for_account_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListHandshakesForAccount")
+def list_handshakes_for_account_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _handshake_list(ctx, p, handshakes.list_handshakes_for_account)
 
 
-@operation(SERVICE, "ListHandshakesForOrganization")
-def list_handshakes_for_organization_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListHandshakesForOrganization")
+def list_handshakes_for_organization_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _handshake_list(ctx, p, handshakes.list_handshakes_for_organization)
 
 
 # --- policies ------------------------------------------------------------------------------------------------
 
 
-def _policy_answer(ctx: RequestContext, policy: Any) -> Mapping[str, Any]:
+def _policy_answer(ctx: OperationContext, policy: Any) -> Mapping[str, Any]:
     return {"Policy": views.policy_view(_org(ctx), policy, ctx.partition)}
 
 
-@operation(SERVICE, "CreatePolicy")
-def create_policy_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("CreatePolicy")
+def create_policy_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     policy = policies.create_policy(
         _call(ctx),
         content=p["Content"],
@@ -448,27 +454,27 @@ def create_policy_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any
     return _policy_answer(ctx, policy)
 
 
-@operation(SERVICE, "DescribePolicy", writes=False)
-def describe_policy_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("DescribePolicy", writes=False)
+def describe_policy_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return _policy_answer(ctx, policies.describe_policy(_call(ctx), p["PolicyId"]))
 
 
-@operation(SERVICE, "UpdatePolicy")
-def update_policy_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("UpdatePolicy")
+def update_policy_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     policy = policies.update_policy(
         _call(ctx), p["PolicyId"], name=p.get("Name"), description=p.get("Description"), content=p.get("Content")
     )
     return _policy_answer(ctx, policy)
 
 
-@operation(SERVICE, "EnablePolicyType")
-def enable_policy_type_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("EnablePolicyType")
+def enable_policy_type_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     root = policies.enable_policy_type(_call(ctx), p["RootId"], p["PolicyType"])
     return {"Root": views.root_view(_org(ctx), root, ctx.partition)}
 
 
-@operation(SERVICE, "DisablePolicyType")
-def disable_policy_type_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("DisablePolicyType")
+def disable_policy_type_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     root = policies.disable_policy_type(_call(ctx), p["RootId"], p["PolicyType"])
     return {"Root": views.root_view(_org(ctx), root, ctx.partition)}
 
@@ -480,14 +486,14 @@ def _services_view(item: tuple[str, float]) -> dict[str, Any]:
     return {"ServicePrincipal": item[0], "DateEnabled": _time(item[1])}
 
 
-@operation(SERVICE, "ListAWSServiceAccessForOrganization")
-def list_service_access_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListAWSServiceAccessForOrganization")
+def list_service_access_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     found = delegation.list_service_access(_call(ctx))
     return _listed("EnabledServicePrincipals", _page_of(found, lambda x: x[0], p), _services_view)
 
 
-@operation(SERVICE, "ListDelegatedAdministrators")
-def list_delegated_administrators_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListDelegatedAdministrators")
+def list_delegated_administrators_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     found = delegation.list_delegated_administrators(_call(ctx), p.get("ServicePrincipal"))
     org = _org(ctx)
     page = _page_of(found, lambda admin: admin.member.account_id, p)
@@ -496,8 +502,8 @@ def list_delegated_administrators_op(ctx: RequestContext, p: dict[str, Any]) -> 
     )
 
 
-@operation(SERVICE, "ListDelegatedServicesForAccount")
-def list_delegated_services_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListDelegatedServicesForAccount")
+def list_delegated_services_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     found = delegation.list_delegated_services(_call(ctx), p["AccountId"])
     page = _page_of(found, lambda x: x[0], p)
     return _listed(
@@ -510,8 +516,8 @@ def list_delegated_services_op(ctx: RequestContext, p: dict[str, Any]) -> Mappin
 # --- tags --------------------------------------------------------------------------------------------------------
 
 
-@operation(SERVICE, "ListTagsForResource")
-def list_tags_for_resource_op(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@_operation("ListTagsForResource")
+def list_tags_for_resource_op(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     found = tags.list_tags(_call(ctx), p["ResourceId"])
     return _listed("Tags", _page_of(found, lambda x: x[0], p), lambda x: {"Key": x[0], "Value": x[1]})
 
@@ -535,8 +541,8 @@ _LISTS: dict[str, tuple[Callable[..., Page[Any]], tuple[str, ...], str, Callable
 
 def _list(
     fn: Callable[..., Page[Any]], members: tuple[str, ...], out: str, view: Callable[[Organization, Any, str], Any]
-) -> Callable[[RequestContext, dict[str, Any]], Mapping[str, Any]]:
-    def handler(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+) -> Callable[[OperationContext, dict[str, Any]], Mapping[str, Any]]:
+    def handler(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
         found = fn(_call(ctx), *(p[member] for member in members), _after(p), _limit(p))
         org = _org(ctx)
         return _listed(out, found, lambda item: view(org, item, ctx.partition))
@@ -545,7 +551,7 @@ def _list(
 
 
 for _name, (_lister, _inputs, _out, _view) in _LISTS.items():
-    operation(SERVICE, _name)(_list(_lister, _inputs, _out, _view))
+    _operation(_name)(_list(_lister, _inputs, _out, _view))
 
 
 # --- operations without output: the domain function and the input members it takes, in order ---------------
@@ -571,15 +577,15 @@ _NO_OUTPUT: dict[str, tuple[Callable[..., None], tuple[str, ...]]] = {
 }
 
 
-def _no_output(fn: Callable[..., None], members: tuple[str, ...]) -> Callable[[RequestContext, dict[str, Any]], None]:
-    def handler(ctx: RequestContext, p: dict[str, Any]) -> None:
+def _no_output(fn: Callable[..., None], members: tuple[str, ...]) -> Callable[[OperationContext, dict[str, Any]], None]:
+    def handler(ctx: OperationContext, p: dict[str, Any]) -> None:
         fn(_call(ctx), *(_tags_in(p) if member == "Tags" else p[member] for member in members))
 
     return handler
 
 
 for _name, (_fn, _members) in _NO_OUTPUT.items():
-    operation(SERVICE, _name)(_no_output(_fn, _members))
+    _operation(_name)(_no_output(_fn, _members))
 
 
 # --- CreateAccount's second half ---------------------------------------------------------------------------------
@@ -587,26 +593,24 @@ for _name, (_fn, _members) in _NO_OUTPUT.items():
 _finishing = threading.Lock()
 
 
-def finish_account_creations(rt: Runtime) -> int:
+def finish_account_creations(services: NodeServices) -> int:
     """Carry out every CreateAccount request still in progress, each in its own transaction;
     returns how many were finished.  Requests another node finished already are left as they are."""
-    partition = rt.settings.identity.partition
-    quotas = quotas_of(rt.settings)
+    partition, quotas, clock = services.identity.partition, quotas_of(services.quotas), services.clock
     with _finishing:
-        with rt.db.read() as conn:
-            pending = create_account.pending_requests(OrgCall(conn, "", rt.clock.time(), partition, quotas))
+        with services.side_transaction() as conn:
+            pending = create_account.pending_requests(OrgCall(conn, "", clock.time(), partition, quotas))
         for request_id in pending:
             try:
-                with rt.db.write() as conn:
-                    call = OrgCall(conn, "", rt.clock.time(), partition, quotas)
-                    create_account.complete_account_creation(call, request_id)
+                with services.write_transaction() as conn:  # commits bump the generation: caches follow
+                    create_account.complete_account_creation(
+                        OrgCall(conn, "", clock.time(), partition, quotas), request_id
+                    )
             except Exception:
                 log.exception("could not finish CreateAccount request %s; it stays in progress", request_id)
-        if pending:
-            rt.watcher.invalidate()
         return len(pending)
 
 
-def start_account_creation(rt: Runtime) -> None:
+def start_account_creation(services: NodeServices) -> None:
     """Finish pending CreateAccount requests on a worker thread (after the request's commit)."""
-    threading.Thread(target=finish_account_creations, args=(rt,), name="iamd-create-account", daemon=True).start()
+    threading.Thread(target=finish_account_creations, args=(services,), name="iamd-create-account", daemon=True).start()

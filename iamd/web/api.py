@@ -26,7 +26,7 @@ from iamd.core.errors import (
 )
 from iamd.core.http import HttpRequest
 from iamd.core.principal import Principal, PrincipalKind
-from iamd.services.dispatch import dispatch, request_context
+from iamd.services.dispatch import UNSIGNED_CALLER, dispatch, request_context
 from iamd.services.runtime import Runtime
 from iamd.services.service_principals import called_via_keys, forwarded_caller, source_keys
 from iamd.web.access_log import AccessRecord
@@ -58,7 +58,8 @@ _JSON_CODES = {
     "SignatureDoesNotMatch": ("InvalidSignatureException", 400),
     "ExpiredToken": ("ExpiredTokenException", 400),
 }
-UNSIGNED_STS_ACTIONS = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
+UNSIGNED_SERVICE = "sts"
+"""The service whose model has operations called without a signature (AssumeRoleWith...)."""
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -99,9 +100,7 @@ class ApiHandler:
 
         info = rt.verifier.parse(request, params)
         if info is None:
-            if action in UNSIGNED_STS_ACTIONS:
-                raise NotImplementedOperation(f"iamd does not implement sts:{action} yet")
-            raise MissingAuthenticationToken()
+            return self._unsigned(request, action, params, request_id, seen, record)
         service = record.service = info.service
         if service not in self.specs:
             raise SignatureDoesNotMatch("Credential should be scoped to correct service: 'iam'. ")
@@ -115,6 +114,41 @@ class ApiHandler:
             raise NotImplementedOperation(f"iamd does not implement {service}:{action} yet")
         inputs = parse_input(spec, action, params)
         result = run(rt, request, info, caller, action, inputs, request_id, record)
+        return serialize_result(spec, action, dict(result) if result else None, request_id)
+
+    def _unsigned(
+        self,
+        request: HttpRequest,
+        action: str,
+        params: dict[str, str],
+        request_id: str,
+        seen: list[ServiceSpec],
+        record: AccessRecord,
+    ) -> bytes:
+        """A request without a signature: only operations declared ``unsigned`` are served."""
+        rt, spec = self.runtime, self.specs[UNSIGNED_SERVICE]
+        model_op = spec.operations.get(action)
+        if model_op is None or not model_op.unsigned:
+            raise MissingAuthenticationToken()
+        operation = rt.operations.get((UNSIGNED_SERVICE, action))
+        if operation is None or not operation.unsigned:
+            raise NotImplementedOperation(f"iamd does not implement {UNSIGNED_SERVICE}:{action} yet")
+        record.service = UNSIGNED_SERVICE
+        seen.append(spec)
+        inputs = parse_input(spec, action, params)
+        record.dispatched = True
+        region = rt.settings.identity.region
+        result = dispatch(
+            rt,
+            UNSIGNED_SERVICE,
+            action,
+            UNSIGNED_CALLER,
+            inputs,
+            request_context(request, region),
+            region=region,
+            source_ip=request.source_ip,
+            request_id=request_id,
+        )
         return serialize_result(spec, action, dict(result) if result else None, request_id)
 
     # -- AWS JSON 1.1 ----------------------------------------------------------------------------------

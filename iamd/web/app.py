@@ -63,7 +63,7 @@ class IamdApp:
                     if self._prepare:
                         await loop.run_in_executor(self._executor, self._startup)
                     self.ready = True
-                    start_account_creation(self.runtime)  # CreateAccount requests a stopped node left
+                    start_account_creation(self.runtime.services)  # CreateAccount requests a stopped node left
                     self._flusher = asyncio.create_task(self._flush_key_usage())
                 except Exception as exc:
                     log.error("iamd cannot start: %s", exc)

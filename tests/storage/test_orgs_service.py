@@ -14,12 +14,12 @@ def test_pending_creations_are_finished_once(runtime: Runtime) -> None:
     new_organization(runtime)
     first = run(runtime, MGMT, create_account.request_account, "a@example.com", "a")
     second = run(runtime, MGMT, create_account.request_account, "b@example.com", "b")
-    assert finish_account_creations(runtime) == 2  # what a start-up does with a stopped node's requests
+    assert finish_account_creations(runtime.services) == 2  # what a start-up does with a stopped node's requests
     done = read(runtime, MGMT, create_account.describe_create_account_status, first.id)
     other = read(runtime, MGMT, create_account.describe_create_account_status, second.id)
     assert done.state == "SUCCEEDED" and done.account_id is not None
     assert other.state == "SUCCEEDED" and other.account_id not in (None, done.account_id)
-    assert finish_account_creations(runtime) == 0  # nothing left; finished ones are not redone
+    assert finish_account_creations(runtime.services) == 0  # nothing left; finished ones are not redone
     assert read(runtime, MGMT, members.describe_account, done.account_id).joined_method == "CREATED"
 
 
