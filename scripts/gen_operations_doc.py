@@ -30,7 +30,7 @@ def render() -> str:
         "message naming the operation.",
         "",
     ]
-    for service in ("iam", "sts"):
+    for service in ("iam", "sts", "organizations"):
         spec = load_service(service)
         names = sorted(spec.operations)
         done = [n for n in names if (service, n) in registered]

@@ -139,6 +139,8 @@ def iso_time(ts: float) -> str:
 
 def identity_of(principal: Principal, *, console: bool | None = None) -> Identity:
     """The ``userIdentity`` of an authenticated caller (long-term keys, a session, a console sign-in)."""
+    if principal.kind is PrincipalKind.SERVICE:  # a registered service acting by itself
+        return aws_service(principal.arn)
     claims = session_of(principal)
     session = _session_context(principal, claims) if claims is not None else None
     if principal.kind is PrincipalKind.ROOT:

@@ -48,7 +48,9 @@ class CredentialResolver:
         )
         with self._db.read() as conn:
             row = conn.execute(query).first()
-        if row is None or row.status != "Active":
+            if row is None:
+                return self._service(conn, access_key_id)
+        if row.status != "Active":
             return None
         secret = self._box.decrypt_text(row.secret_enc, aad=access_key_id)
         if row.user_id is None:
@@ -71,3 +73,21 @@ class CredentialResolver:
                 entity_id=row.user_id,
             )
         return ResolvedKey(secret, principal)
+
+    def _service(self, conn: sa.Connection, access_key_id: str) -> ResolvedKey | None:
+        """The key of a registered service (``iamd services register``): a SERVICE principal."""
+        sp = t.service_principals
+        row = conn.execute(
+            sa.select(sp.c.name, sp.c.secret_enc, sp.c.status).where(sp.c.access_key_id == access_key_id)
+        ).first()
+        if row is None or row.status != "Active":
+            return None
+        principal = Principal(
+            kind=PrincipalKind.SERVICE,
+            account_id="",
+            arn=row.name,
+            user_id=row.name,
+            name=row.name,
+            access_key_id=access_key_id,
+        )
+        return ResolvedKey(self._box.decrypt_text(row.secret_enc, aad=access_key_id), principal)

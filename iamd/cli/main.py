@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamd.cli import logs, policies_cmd, policy_cmd, rolesanywhere_cmd, workloads_cmd
+from iamd.cli import logs, policies_cmd, policy_cmd, rolesanywhere_cmd, services_cmd, workloads_cmd
 from iamd.core.clock import iso8601
 from iamd.core.config import OPTIONS, STORE_PREPARED_VARIABLE, Settings, load_settings, settings_to_env
 from iamd.core.options import Option
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy_cmd.register(sub)
     policies_cmd.register(sub, lambda p: _store_options(p, suppress=True))
+    services_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     workloads_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     rolesanywhere_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     for name, help_text in _STANDALONE.items():
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return workloads_cmd.run(args, settings)
     if args.command == "rolesanywhere":
         return rolesanywhere_cmd.run(args, settings)
+    if args.command == "services":
+        return services_cmd.run(args, settings)
     return admin_command(args, settings)
 
 

@@ -11,6 +11,9 @@ class PrincipalKind(enum.Enum):
     USER = "user"
     ASSUMED_ROLE = "assumed-role"
     FEDERATED_USER = "federated-user"
+    SERVICE = "service"
+    """A registered service acting for customers (``iamd services register``): no account; its ARN is
+    its service principal name."""
 
 
 @dataclass(frozen=True, slots=True)

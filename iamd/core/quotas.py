@@ -55,6 +55,13 @@ class QuotaSettings(Section):
     mfa_devices_per_user: int = option(
         8, env="IAMD_QUOTA_MFA_DEVICES_PER_USER", minimum=0, help="MFA devices (of any kind) per user or root user."
     )
+    organization_accounts: int = option(
+        10,
+        env="IAMD_QUOTA_ORGANIZATION_ACCOUNTS",
+        minimum=1,
+        help="Accounts in an organization, the management account, open invitations and account creations "
+        "in progress included (AWS Organizations' default).",
+    )
 
     def limit(self, name: str) -> int:
         """The quota called ``name`` (a field name, e.g. ``users``)."""

@@ -187,9 +187,11 @@ def _create_access_role(call: OrgCall, account_id: str, role_name: str, manageme
 
 
 def complete_account_creation(call: OrgCall, request_id: str) -> CreateAccountRequest:
-    """Carry out a request still ``IN_PROGRESS`` (any other is returned as it is)."""
+    """Carry out a request still ``IN_PROGRESS`` (any other is returned as it is).  The request's row
+    is locked first, so two nodes finishing the same request make one account (SQLite serializes
+    writers anyway)."""
     c = t.org_create_account_requests
-    row = call.conn.execute(sa.select(c).where(c.c.id == request_id)).first()
+    row = call.conn.execute(sa.select(c).where(c.c.id == request_id).with_for_update()).first()
     if row is None:
         raise CreateAccountStatusNotFoundException()
     if row.state != IN_PROGRESS:

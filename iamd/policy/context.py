@@ -275,6 +275,7 @@ def from_core_principal(
         PrincipalKind.USER: PrincipalType.USER,
         PrincipalKind.ASSUMED_ROLE: PrincipalType.ROLE_SESSION,
         PrincipalKind.FEDERATED_USER: PrincipalType.FEDERATED_USER,
+        PrincipalKind.SERVICE: PrincipalType.SERVICE,
     }
     ptype = types[principal.kind]
     partition = principal.arn.split(":", 2)[1] if principal.arn.startswith("arn:") else "aws"
@@ -284,7 +285,7 @@ def from_core_principal(
     return PrincipalDescriptor(
         type=ptype,
         arn=principal.arn,
-        account=principal.account_id,
+        account=principal.account_id or None,
         partition=partition,
         name=principal.name,
         user_id=principal.user_id,

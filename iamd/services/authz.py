@@ -21,6 +21,7 @@ from iamd.core.clock import Clock, SystemClock, iso8601
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import Principal, PrincipalKind
+from iamd.orgs.levels import NO_ORGANIZATION, OrgInputs, OrgStanding, OrgStandingCache, organization_inputs
 from iamd.policy import (
     CompiledPolicy,
     Decision,
@@ -35,6 +36,7 @@ from iamd.policy import (
 from iamd.services import authz_messages
 from iamd.services.iam import login_profiles
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicies, PrincipalPolicyCache
+from iamd.services.service_principals import source_account
 from iamd.services.targets import Target, TargetQuery
 
 if TYPE_CHECKING:
@@ -71,10 +73,13 @@ class Authorizer:
         partition: str,
         message_box: SecretBox | None = None,
         clock: Clock | None = None,
+        standings: OrgStandingCache | None = None,
     ) -> None:
         self._clock: Clock = clock or SystemClock()
         self._policies = policies
         self._managed = managed
+        self._standings = standings
+        """Organizations: SCP and RCP levels and the organization condition keys (None: no organizations)."""
         self._partition = partition
         self._message_box = message_box
         """When set, AccessDenied answers carry an encoded authorization message."""
@@ -99,8 +104,8 @@ class Authorizer:
         claims = session_of(caller)
         if claims is not None and claims.principal_kind in ("user", "root") and not claims.console:
             _check_session_token_limits(claims, operation.service, operation.name)
-        if caller.kind is PrincipalKind.ROOT:
-            return
+        if caller.kind is PrincipalKind.ROOT and not self._scps_apply(caller.account_id):
+            return  # a root user is limited by SCPs only (and those of a member account only)
         query = TargetQuery(conn, caller, self._partition, params, region)
         target = self.target(operation, query)
         resource_policy = operation.resource_policy(query) if operation.resource_policy is not None else None
@@ -108,27 +113,30 @@ class Authorizer:
         for key, value in target.tags.items():
             context[f"aws:ResourceTag/{key}"] = value
             context[f"iam:ResourceTag/{key}"] = value
+        context.update(target.context)
         for keys in operation.request_keys:
             context.update(keys(params))
         if established:
             context.update(established)
         actions = [operation.action] + [a for extra in operation.extra_actions if (a := extra(query)) is not None]
-        for action in actions:
+        checks = [(action, resource) for action in actions for resource in (target.resource, *target.also)]
+        for action, resource in checks:
             decision = self.decide(
                 caller,
                 action,
-                target.resource,
+                resource,
                 context,
                 resource_policy=resource_policy.policy if resource_policy else None,
                 resource_account=resource_policy.account if resource_policy else None,
                 resource_policy_required=resource_policy.required if resource_policy else False,
+                resource_service_linked=resource_policy.service_linked if resource_policy else False,
             )
             if decision.effect is Effect.ALLOW or _self_service_exception(conn, caller, operation.name):
                 continue
-            message = access_denied_message(caller.arn, action, target.resource, decision)
+            message = access_denied_message(caller.arn, action, resource, decision)
             # AWS encodes the failure for identity-policy decisions; a trust policy's refusal is plain.
             if self._message_box is not None and resource_policy is None:
-                blob = authz_messages.encode(self._message_box, caller, action, target.resource, decision, context)
+                blob = authz_messages.encode(self._message_box, caller, action, resource, decision, context)
                 message += f". Encoded authorization failure message: {blob}"
             raise AccessDenied(message)
 
@@ -151,8 +159,15 @@ class Authorizer:
         resource_policy: CompiledPolicy | None = None,
         resource_account: str | None = None,
         resource_policy_required: bool = False,
+        resource_service_linked: bool = False,
     ) -> Decision:
-        """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception)."""
+        """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception).
+
+        Organizations: the SCP levels of the caller's account and the RCP levels of the resource's
+        (``resource_account``, else the caller's), with the organization condition keys; a
+        service-linked role as the resource (``resource_service_linked``: AssumeRole of one) gets no
+        RCPs ("RCPs also do not impact AWS services' ability to assume a service-linked role").
+        """
         now = self._clock.time()
         claims = session_of(caller)
         policies = self._caller_policies(caller)
@@ -165,13 +180,18 @@ class Authorizer:
             role_arn = claims.role_arn
             source_identity = claims.source_identity
             session_policies = self._session_policies(claims)
-        full_context: dict[str, str | Sequence[str]] = {**session_context(claims, now), **context}
+        org = self.organization_inputs(caller.account_id, resource_account or caller.account_id)
+        full_context: dict[str, str | Sequence[str]] = {**session_context(claims, now), **context, **org.context}
+        if caller.kind is PrincipalKind.SERVICE:
+            full_context.update(self._source_organization(context))
         principal = from_core_principal(
             caller,
             tags=tags,
             unique_id=caller.entity_id,
             role_arn=role_arn,
             source_identity=source_identity,
+            service_linked_role=policies.service_linked,
+            in_management_account=org.in_management_account,
         )
         identity = _compiled(policies)
         if caller.kind is PrincipalKind.FEDERATED_USER and claims is not None and claims.entity_id is None:
@@ -191,9 +211,38 @@ class Authorizer:
             resource_policy=resource_policy,
             resource_account=resource_account,
             resource_policy_required=resource_policy_required,
+            service_control_policies=org.service_control_policies,
+            resource_control_policies=() if resource_service_linked else org.resource_control_policies,
+            resource_in_management_account=org.resource_in_management_account,
             now=now,
         )
         return authorize(request)
+
+    def standing(self, account_id: str) -> OrgStanding | None:
+        """The account's place in an organization (cached per generation), or None."""
+        return self._standings.standing(account_id) if self._standings is not None and account_id else None
+
+    def organization_inputs(self, principal_account: str, resource_account: str) -> OrgInputs:
+        """What Organizations adds to a request by a principal of ``principal_account`` on a resource of
+        ``resource_account`` (cached per generation: no database read on the hot path)."""
+        if self._standings is None:
+            return NO_ORGANIZATION
+        principal = self.standing(principal_account)
+        resource = principal if resource_account == principal_account else self.standing(resource_account)
+        return organization_inputs(principal, resource)
+
+    def _source_organization(self, context: Mapping[str, str | Sequence[str]]) -> dict[str, str | Sequence[str]]:
+        """``aws:SourceOrgID`` and ``aws:SourceOrgPaths`` of a service's ``aws:SourceAccount``."""
+        account = source_account(context)
+        standing = self.standing(account) if account else None
+        if standing is None:
+            return {}
+        return {"aws:SourceOrgID": standing.organization_id, "aws:SourceOrgPaths": (standing.path,)}
+
+    def _scps_apply(self, account_id: str) -> bool:
+        """Whether the account is a member (not the management account) of an organization with SCPs."""
+        standing = self.standing(account_id)
+        return standing is not None and not standing.is_management and bool(standing.scp_levels)
 
     def _session_policies(self, claims: SessionClaims) -> list[CompiledPolicy]:
         compiled = [

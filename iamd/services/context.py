@@ -74,6 +74,8 @@ class OperationContext:
     """Global condition keys from the HTTP request (aws:SourceIp, aws:SecureTransport, ...)."""
     authorized: bool = False
     """Set once the declared authorization has run (``authorization="handler"`` operations)."""
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    """Work to start once the request's transaction has committed (CreateAccount's second half)."""
 
     @property
     def account_id(self) -> str:

@@ -58,6 +58,8 @@ def dispatch(
             raise RuntimeError(f"{operation.action} returned without running its declared authorization")
     if operation.writes:
         rt.watcher.invalidate()
+    for then in ctx.after_commit:
+        then()
     return result
 
 

@@ -27,6 +27,8 @@ class PrincipalPolicies:
     identity: tuple[SourcedPolicy, ...] = ()
     boundary: SourcedPolicy | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    service_linked: bool = False
+    """A service-linked role: SCPs do not limit it."""
 
 
 class PrincipalPolicyCache:
@@ -77,7 +79,10 @@ def load_role(conn: Connection, role_id: str) -> PrincipalPolicies:
         return PrincipalPolicies()
     policies = entity_policies(conn, "role", role_id, role.name)
     return PrincipalPolicies(
-        tuple(policies), _boundary(conn, role.permissions_boundary), entity_tags(conn, "role", role_id)
+        tuple(policies),
+        _boundary(conn, role.permissions_boundary),
+        entity_tags(conn, "role", role_id),
+        bool(role.service_linked),
     )
 
 

@@ -40,6 +40,7 @@ MODULES: tuple[str, ...] = (
     "iamd.services.rolesanywhere_ops",
     "iamd.services.federation",
     "iamd.services.iam.identity_providers",
+    "iamd.services.organizations",
     "iamd.services.iam.access_keys",
     "iamd.services.iam.account",
     "iamd.services.iam.attachments",

@@ -20,6 +20,7 @@ from iamd.core.clock import Clock, SystemClock
 from iamd.core.config import Settings
 from iamd.core.crypto import MasterKeyError, SecretBox, create_key_file, decode_key, read_key_file
 from iamd.core.private_files import ensure_private_dir
+from iamd.orgs.levels import OrgStandingCache
 from iamd.services import accounts, token_keys
 from iamd.services.authz import Authorizer
 from iamd.services.context import NodeServices
@@ -68,12 +69,15 @@ class Runtime:
         self.watcher.subscribe(self.principal_policies.clear)
         self.managed_policies = ManagedPolicyCache(self.db)
         self.watcher.subscribe(self.managed_policies.clear)
+        self.org_standings = OrgStandingCache(self.db)
+        self.watcher.subscribe(self.org_standings.clear)
         self.authorizer = Authorizer(
             self.principal_policies,
             self.managed_policies,
             settings.identity.partition,
             message_box=self.box if settings.sts.encoded_authorization_messages else None,
             clock=self.clock,
+            standings=self.org_standings,
         )
         self.watcher.subscribe(self.token_keys.clear)
         self.token_cache = TokenCache()

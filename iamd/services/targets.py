@@ -32,6 +32,10 @@ ContextValues = dict[str, str | Sequence[str]]
 class Target:
     resource: str
     tags: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    """Condition keys of the resource itself (``organizations:PolicyType`` of a named policy)."""
+    also: tuple[str, ...] = ()
+    """Further resources the action is checked on (AttachPolicy: the policy and the target)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,8 @@ class ResourcePolicy:
     account: str
     required: bool = True
     """True when the resource policy must allow (a trust policy); the identity policy alone is not enough."""
+    service_linked: bool = False
+    """The resource is a service-linked role: RCPs do not apply when it is assumed."""
 
 
 TargetBuilder = Callable[[TargetQuery], Target | None]
@@ -249,7 +255,7 @@ def trust_policy_of_role(q: TargetQuery) -> ResourcePolicy:
     role_arn = str(q.params["RoleArn"])
     role = find_role_by_arn(q.conn, q.partition, q.caller, role_arn)
     trust = compile_policy(role.trust_policy, policy_id=f"{role_arn} trust policy", kind=PolicyKind.TRUST)
-    return ResourcePolicy(trust, role.account_id)
+    return ResourcePolicy(trust, role.account_id, service_linked=bool(role.service_linked))
 
 
 def tag_session(q: TargetQuery) -> str | None:

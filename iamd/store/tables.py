@@ -842,3 +842,16 @@ federation_replay = sa.Table(
     sa.Column("expires_at", TIME, nullable=False),
     sa.Index("ix_federation_replay_expires", "expires_at"),
 )
+
+
+# --- services that act for customers (issue 14) --------------------------------------------------------------
+
+service_principals = sa.Table(
+    "service_principals",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("access_key_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("secret_enc", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+)

@@ -13,6 +13,7 @@ from iamd.core.config import STORE_PREPARED_VARIABLE, Settings, load_settings
 from iamd.core.errors import RequestEntityTooLarge
 from iamd.core.http import HttpRequest
 from iamd.services.console import sessions as console_sessions
+from iamd.services.organizations import start_account_creation
 from iamd.services.runtime import Runtime
 from iamd.web.access_log import AccessLog, AccessRecord
 from iamd.web.api import ApiHandler
@@ -71,6 +72,7 @@ class IamdApp:
                     if self._prepare:
                         await loop.run_in_executor(self._executor, self._startup)
                     self.ready = True
+                    start_account_creation(self.runtime.services)  # CreateAccount requests a stopped node left
                     self._flusher = asyncio.create_task(self._flush_key_usage())
                 except Exception as exc:
                     log.error("iamd cannot start: %s", exc)

@@ -451,6 +451,8 @@ class _Outcome:
     boundary_allowed: bool | None
     details: dict[str, str] | None
     """Cross-account: how each policy type decided; None in the caller's own account."""
+    organizations_allowed: bool | None = None
+    """Whether the SCPs allow the action (None when none apply)."""
 
 
 class _Simulation:
@@ -460,11 +462,14 @@ class _Simulation:
         policies: _Policies,
         context: Mapping[str, str | Sequence[str]],
         resource_owner: str | None,
+        scps: Sequence[Sequence[CompiledPolicy]] = (),
     ) -> None:
         self.principal = principal
         self.policies = policies
         self.context = context
         self.resource_owner = resource_owner
+        self.scps = scps
+        """The SCP levels of a member account's entity (root, OUs, account)."""
         given = {key.lower() for key in context}
         keys = _unique(key for text in policies.texts() for key in context_keys(text))
         self.missing = [key for key in keys if key.lower() not in given]
@@ -480,6 +485,7 @@ class _Simulation:
             "identity_policies": p.identity,
             "permissions_boundaries": [p.boundary] if p.boundary is not None else [],
             "resource_policy": p.resource,
+            "service_control_policies": self.scps,
             "derive_context": False,
         }
         values.update(overrides)
@@ -497,7 +503,13 @@ class _Simulation:
     def run(self, action: str, resource: str) -> _Outcome:
         account = self._resource_account(resource)
         decision: Decision = evaluate(self._request(action, resource, resource_account=account))
-        statements = [self.policies.statement(m) for m in decision.statements]
+        statements = [self.policies.statement(m) for m in decision.statements if m.policy_id in self.policies.sources]
+        organizations_allowed = None
+        if self.scps:
+            alone = self._request(
+                action, resource, identity_policies=[self._allow_all], permissions_boundaries=[], resource_policy=None
+            )
+            organizations_allowed = evaluate(alone).allowed
         boundary_allowed = None
         if self.policies.boundary is not None:
             alone = self._request(
@@ -524,7 +536,9 @@ class _Simulation:
                 IDENTITY_SOURCE: _DECISIONS[identity_side.effect],
                 RESOURCE_SOURCE: _DECISIONS[resource_side.effect],
             }
-        return _Outcome(resource, _DECISIONS[decision.effect], statements, boundary_allowed, details)
+        return _Outcome(
+            resource, _DECISIONS[decision.effect], statements, boundary_allowed, details, organizations_allowed
+        )
 
     def result(self, action: str, resources: Sequence[str], per_resource: bool) -> dict[str, Any]:
         outcomes = [self.run(action, resource) for resource in resources]
@@ -540,6 +554,9 @@ class _Simulation:
             "MatchedStatements": matched,
             "MissingContextValues": list(self.missing),
         }
+        if self.scps:
+            allowed = all(bool(o.organizations_allowed) for o in outcomes)
+            out["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": allowed}
         if self.policies.boundary is not None:
             allowed = all(bool(o.boundary_allowed) for o in outcomes)
             out["PermissionsBoundaryDecisionDetail"] = {"AllowedByPermissionsBoundary": allowed}
@@ -626,7 +643,18 @@ def simulate_principal_policy(ctx: OperationContext, p: dict[str, Any]) -> Mappi
         )
     else:
         principal = _anonymous_user(ctx)
-    sim = _Simulation(principal, policies, _context(p.get("ContextEntries")), _resource_owner(p.get("ResourceOwner")))
+    context = _context(p.get("ContextEntries"))
+    scps: Sequence[Sequence[CompiledPolicy]] = ()
+    standing = ctx.services.authorizer.standing(ctx.account_id)
+    if standing is not None:
+        # The organization's keys for the entity's account (entries given win), and its SCPs unless it
+        # is the management account or a service-linked role ("Testing IAM policies with the IAM
+        # policy simulator": the simulator includes the SCPs that affect a member account).
+        given = {key.lower() for key in context}
+        context = {**{k: v for k, v in standing.principal_keys.items() if k.lower() not in given}, **context}
+        linked = entity.kind == "role" and bool(entity.row.service_linked)
+        scps = () if standing.is_management or linked else standing.scp_levels
+    sim = _Simulation(principal, policies, context, _resource_owner(p.get("ResourceOwner")), scps)
     return _simulate(sim, p)
 
 
