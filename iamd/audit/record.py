@@ -621,3 +621,37 @@ def service_event(
         additional=additional,
         resources=resources,
     )
+
+
+def authorization_failed(
+    origin: RequestOrigin,
+    *,
+    caller: Identity,
+    error_code: str,
+    error_message: str,
+    endpoint: str = "Authorize",
+    action: str | None = None,
+    resource: str | None = None,
+) -> AuditEvent:
+    """A call to the authorization API that was refused before any decision: the calling service
+    could not be authenticated, may not call ``iamd:Authorize``, or sent a malformed body."""
+    request: dict[str, Any] | None = None
+    if action is not None or resource is not None:
+        request = redact_free({"action": action, "resource": resource})
+    resources = []
+    found = names.resource_from_arn(resource) if resource else None
+    if found is not None:
+        resources.append(found)
+    return _finish(
+        identity=caller,
+        origin=origin,
+        source=names.IAMD_SOURCE,
+        name=endpoint,
+        event_type=EventType.API_CALL,
+        read_only=True,
+        recipient=caller.account_id,
+        request=request,
+        error_code=error_code,
+        error_message=error_message,
+        resources=resources,
+    )

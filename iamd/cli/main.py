@@ -183,6 +183,8 @@ def serve(settings: Settings) -> int:
     os.environ.update(settings_to_env(settings))
     os.environ[STORE_PREPARED_VARIABLE] = "1"
     server, level = settings.server, settings.logging.log_level
+    if server.workers > 1 and settings.metrics.enabled:
+        _prepare_metrics_dir(settings)
     proxies = server.forwarded_allow_ips
     uvicorn.run(
         "iamd.web.app:create_app",
@@ -202,6 +204,17 @@ def serve(settings: Settings) -> int:
         ssl_keyfile=str(server.tls_key) if server.tls_key else None,
     )
     return 0
+
+
+def _prepare_metrics_dir(settings: Settings) -> None:
+    """Several workers share their metrics through files: the directory is set before any worker starts."""
+    import tempfile
+
+    from iamd import metrics
+
+    data_dir = settings.store.data_dir
+    path = data_dir / "metrics" if data_dir is not None else Path(tempfile.mkdtemp(prefix="iamd-metrics-"))
+    metrics.prepare_multiprocess_dir(path)
 
 
 def accounts_command(args: argparse.Namespace, settings: Settings) -> int:

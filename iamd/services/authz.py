@@ -22,6 +22,7 @@ from iamd.core.arn import iam_arn
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import Principal, PrincipalKind
+from iamd.orgs.levels import NO_ORGANIZATION, OrgInputs
 from iamd.policy import (
     CompiledPolicy,
     Decision,
@@ -170,8 +171,10 @@ class Authorizer:
         resource_policy: CompiledPolicy | None = None,
         resource_account: str | None = None,
         resource_policy_required: bool = False,
+        organization: OrgInputs = NO_ORGANIZATION,
     ) -> Decision:
-        """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception)."""
+        """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception);
+        ``organization``: the SCP and RCP levels and condition keys that apply (``iamd.orgs.levels``)."""
         now = time.time()
         claims = session_of(caller)
         policies = self._caller_policies(caller)
@@ -184,13 +187,18 @@ class Authorizer:
             role_arn = claims.role_arn
             source_identity = claims.source_identity
             session_policies = self._session_policies(claims)
-        full_context: dict[str, str | Sequence[str]] = {**session_context(claims, now), **context}
+        full_context: dict[str, str | Sequence[str]] = {
+            **session_context(claims, now),
+            **context,
+            **organization.context,
+        }
         principal = from_core_principal(
             caller,
             tags=tags,
             unique_id=caller.entity_id,
             role_arn=role_arn,
             source_identity=source_identity,
+            in_management_account=organization.in_management_account,
         )
         identity = _compiled(policies)
         if caller.kind is PrincipalKind.FEDERATED_USER and claims is not None and claims.entity_id is None:
@@ -210,6 +218,9 @@ class Authorizer:
             resource_policy=resource_policy,
             resource_account=resource_account,
             resource_policy_required=resource_policy_required,
+            service_control_policies=organization.service_control_policies,
+            resource_control_policies=organization.resource_control_policies,
+            resource_in_management_account=organization.resource_in_management_account,
             now=now,
         )
         return authorize(request)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from iamd.audit.store import audit_log
 from iamd.auth.credentials import CredentialResolver
 from iamd.auth.session_tokens import TokenCache
 from iamd.auth.sigv4 import SigV4Verifier
@@ -72,6 +73,7 @@ class Runtime:
         )
         self.watcher.subscribe(self.token_keys.clear)
         self.token_cache = TokenCache()
+        self.audit = audit_log(settings, self.db, self.clock)
 
     # -- the master key ---------------------------------------------------------------------------
 
@@ -176,6 +178,7 @@ class Runtime:
 
     def close(self) -> None:
         self.key_usage.flush()
+        self.audit.close()  # writes what is still queued
         self.db.dispose()
 
     @property

@@ -9,7 +9,6 @@ from iamd.core.errors import (
     AwsError,
     InternalFailure,
     InvalidAction,
-    InvalidClientTokenId,
     InvalidHttpRequest,
     MissingAuthenticationToken,
     NotImplementedOperation,
@@ -17,6 +16,7 @@ from iamd.core.errors import (
     SignatureDoesNotMatch,
 )
 from iamd.core.http import HttpRequest
+from iamd.services.callers import resolve_caller
 from iamd.services.dispatch import dispatch, request_context
 from iamd.services.runtime import Runtime
 from iamd.web.access_log import AccessRecord
@@ -75,17 +75,7 @@ class ApiHandler:
         spec = self.specs[service]
         seen.append(spec)
 
-        if info.access_key_id.startswith("ASIA"):
-            claims, caller = rt.token_cache.resolve(
-                rt.token_keys.ring(), info.security_token, info.access_key_id, rt.clock
-            )
-            rt.verifier.verify(request, info, claims.secret_access_key)
-        else:
-            if info.security_token is not None:  # a long-term key takes no session token: AWS refuses the pair
-                raise InvalidClientTokenId()
-            resolved = rt.resolver.resolve(info.access_key_id)
-            rt.verifier.verify(request, info, resolved.secret_access_key)
-            caller = resolved.principal
+        caller = resolve_caller(rt, request, info).principal
 
         record.principal = caller.arn
         if action not in spec.operations:

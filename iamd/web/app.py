@@ -17,6 +17,7 @@ from iamd.services.runtime import Runtime
 from iamd.web.access_log import AccessLog, AccessRecord
 from iamd.web.api import ApiHandler
 from iamd.web.console.handler import ConsoleHandler
+from iamd.web.extra import ExtraRoutes
 from iamd.web.protocol.form import MAX_BODY
 from iamd.web.protocol.xml_serializer import serialize_error
 
@@ -38,6 +39,7 @@ class IamdApp:
         self.runtime = runtime or Runtime(settings)
         self.api = ApiHandler(self.runtime)
         self.console = ConsoleHandler(self.runtime)
+        self.extra = ExtraRoutes(self.runtime)
         self.access_log = AccessLog(settings.server.access_log, self.runtime.clock)
         self.ready = False
         self._prepare = prepare
@@ -61,6 +63,7 @@ class IamdApp:
                 try:
                     if self._prepare:
                         await loop.run_in_executor(self._executor, self._startup)
+                    self.extra.start()
                     self.ready = True
                     self._flusher = asyncio.create_task(self._flush_key_usage())
                 except Exception as exc:
@@ -141,6 +144,9 @@ class IamdApp:
         if path == "/console" or path.startswith("/console/"):
             await self._console(scope, receive, send)
             return
+        if path.startswith("/v1/") or path == "/metrics":
+            await self._extra(scope, receive, send, path, method)
+            return
         if path != "/":
             await _respond(send, 404, b"not found\n", b"text/plain")
             return
@@ -157,6 +163,19 @@ class IamdApp:
         record.api = True
         status, headers, payload = await asyncio.get_running_loop().run_in_executor(
             self._executor, self.api.handle, request, record
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _extra(self, scope: Scope, receive: Receive, send: Send, path: str, method: str) -> None:
+        """The authorization API, forward-auth and /metrics (iamd.web.extra)."""
+        body = await _read_body(receive)
+        if body is None:
+            await _respond(send, 413, b"request too large\n", b"text/plain")
+            return
+        request = _request(scope, method, path, body)
+        status, headers, payload = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.extra.handle, request
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
