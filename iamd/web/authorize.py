@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -94,7 +93,7 @@ class AuthorizeHandler:
     # -- POST /v1/authorize ----------------------------------------------------------------------
 
     def authorize(self, request: HttpRequest) -> Response:
-        call = _Call(ids.request_id(), time.perf_counter())
+        call = _Call(ids.request_id(), self.rt.clock.monotonic())
         try:
             answer = self._authorize(request, call)
         except AwsError as err:
@@ -144,7 +143,7 @@ class AuthorizeHandler:
                 outcome = unauthenticated(err)
             else:
                 outcome = self.service.decide(principal, question)
-        seconds = time.perf_counter() - call.started
+        seconds = self.rt.clock.monotonic() - call.started
         metrics.count_decision("authorize", outcome.metric_result)
         metrics.observe_authorize("authorize", seconds)
         self._record_decision(request, call, question, outcome, "Authorize")
@@ -249,7 +248,7 @@ class AuthorizeHandler:
     def forward_auth(self, request: HttpRequest) -> Response:
         """nginx ``auth_request``, Traefik ForwardAuth, Envoy ``ext_authz``: only 200, 401 or 403."""
         request_id = ids.request_id()
-        started = time.perf_counter()
+        started = self.rt.clock.monotonic()
         if self.rules is None:
             return _plain(404, b"forward-auth is off: set forward_auth.rules_file (IAMD_FORWARD_AUTH_RULES)\n")
         try:
@@ -328,7 +327,7 @@ class AuthorizeHandler:
 
     def _count(self, result: str, started: float) -> None:
         metrics.count_decision("forward_auth", result)
-        metrics.observe_authorize("forward_auth", time.perf_counter() - started)
+        metrics.observe_authorize("forward_auth", self.rt.clock.monotonic() - started)
 
     # -- audit ------------------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from iamd import metrics
 from iamd.audit import store as audit_store
@@ -68,7 +67,7 @@ class ExtraRoutes:
                     tip = audit_store.read_tip(conn)
                 log.info("audit chain head: %d:%s", tip.sequence, tip.hash)
                 days = self.rt.settings.audit.retention_days
-                now = time.monotonic()
+                now = self.rt.clock.monotonic()
                 if not last_prune or now - last_prune >= PRUNE_INTERVAL_SECONDS:
                     last_prune = now
                     if days > 0:
