@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamd.cli import logs, policies_cmd, policy_cmd
+from iamd.cli import audit_cmd, logs, policies_cmd, policy_cmd
 from iamd.core.config import OPTIONS, STORE_PREPARED_VARIABLE, Settings, load_settings, settings_to_env
 from iamd.core.options import Option
 
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy_cmd.register(sub)
     policies_cmd.register(sub, lambda p: _store_options(p, suppress=True))
+    audit_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     return parser
 
 
@@ -163,6 +164,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return mfa_command(args, settings, env)
     if args.command == "policies":
         return policies_cmd.run(args, settings)
+    if args.command == "audit":
+        return audit_cmd.run(args, settings)
     return admin_command(args, settings)
 
 

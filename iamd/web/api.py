@@ -19,7 +19,9 @@ from iamd.core.http import HttpRequest
 from iamd.services.callers import resolve_caller
 from iamd.services.dispatch import dispatch, request_context
 from iamd.services.runtime import Runtime
+from iamd.web import audit_trail
 from iamd.web.access_log import AccessRecord
+from iamd.web.audit_trail import ApiCall
 from iamd.web.protocol.form import MAX_BODY, merge_params, parse_form
 from iamd.web.protocol.model import ServiceSpec, load_service
 from iamd.web.protocol.query_parser import parse_action, parse_input
@@ -45,44 +47,52 @@ class ApiHandler:
             record = AccessRecord(request.source_ip, request.method, request.path, started=started)
         request_id = record.request_id = ids.request_id()
         seen: list[ServiceSpec] = []
+        call = audit_trail.begin(self.runtime, request, request_id)
         try:
-            return _xml(200, self._handle(request, request_id, seen, record), request_id)
+            response = _xml(200, self._handle(request, request_id, seen, record, call), request_id)
         except AwsError as err:
             record.error_code = err.code
+            call.error = err
             namespace = seen[0].xml_namespace if seen else None
-            return _xml(err.status, serialize_error(err, request_id, xml_namespace=namespace), request_id)
+            response = _xml(err.status, serialize_error(err, request_id, xml_namespace=namespace), request_id)
         except Exception:
             log.exception("unhandled error in request %s", request_id)
-            failure = InternalFailure()
-            return _xml(failure.status, serialize_error(failure, request_id), request_id)
+            failure = call.error = InternalFailure()
+            response = _xml(failure.status, serialize_error(failure, request_id), request_id)
+        audit_trail.finish(self.runtime, call, response[0])
+        return response
 
-    def _handle(self, request: HttpRequest, request_id: str, seen: list[ServiceSpec], record: AccessRecord) -> bytes:
+    def _handle(
+        self, request: HttpRequest, request_id: str, seen: list[ServiceSpec], record: AccessRecord, call: ApiCall
+    ) -> bytes:
         rt = self.runtime
         if len(request.body) > MAX_BODY:
             raise RequestEntityTooLarge()
         params = _request_params(request)
-        action = record.action = parse_action(params)
+        action = record.action = call.action = parse_action(params)
         rt.watcher.refresh_if_due()
 
-        info = rt.verifier.parse(request, params)
+        info = call.info = rt.verifier.parse(request, params)
         if info is None:
             if action in UNSIGNED_STS_ACTIONS:
                 raise NotImplementedOperation(f"iamd does not implement sts:{action} yet")
             raise MissingAuthenticationToken()
-        service = record.service = info.service
+        service = record.service = call.service = info.service
         if service not in self.specs:
             raise SignatureDoesNotMatch("Credential should be scoped to correct service: 'iam'. ")
         spec = self.specs[service]
         seen.append(spec)
 
-        caller = resolve_caller(rt, request, info).principal
+        call.caller = resolve_caller(rt, request, info)
+        caller = call.caller.principal
 
         record.principal = caller.arn
         if action not in spec.operations:
             raise InvalidAction(f"Could not find operation {action} for version {spec.api_version}")
         if (service, action) not in rt.operations:
             raise NotImplementedOperation(f"iamd does not implement {service}:{action} yet")
-        inputs = parse_input(spec, action, params)
+        call.known_operation = True
+        inputs = call.inputs = parse_input(spec, action, params)
         record.dispatched = True
         result = dispatch(
             rt,
@@ -95,6 +105,7 @@ class ApiHandler:
             source_ip=request.source_ip,
             request_id=request_id,
         )
+        call.result = result
         if not info.access_key_id.startswith("ASIA"):
             rt.key_usage.record(info.access_key_id, rt.clock.time(), service, info.region)
         return serialize_result(spec, action, dict(result) if result else None, request_id)
