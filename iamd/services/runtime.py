@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from iamd.audit import hooks as audit_hooks
 from iamd.audit.store import audit_log
 from iamd.auth.credentials import CredentialResolver
 from iamd.auth.session_tokens import TokenCache
@@ -74,6 +75,7 @@ class Runtime:
         self.watcher.subscribe(self.token_keys.clear)
         self.token_cache = TokenCache()
         self.audit = audit_log(settings, self.db, self.clock)
+        audit_hooks.install(self.audit)
 
     # -- the master key ---------------------------------------------------------------------------
 
