@@ -22,14 +22,14 @@ from typing import Any
 from iamd.core.config import Settings
 
 _FILTERS = (
-    ("--event-name", "EventName"),
-    ("--user", "Username"),
-    ("--resource-name", "ResourceName"),
-    ("--resource-type", "ResourceType"),
-    ("--access-key-id", "AccessKeyId"),
-    ("--event-source", "EventSource"),
-    ("--read-only", "ReadOnly"),
-    ("--event-id", "EventId"),
+    ("--event-name", "EventName", "the event's name (CreateUser, ConsoleLogin, Authorize...)"),
+    ("--user", "Username", "the user name (or role session, root) who called"),
+    ("--resource-name", "ResourceName", "a resource the event touched (its ARN or name)"),
+    ("--resource-type", "ResourceType", "the type of a resource the event touched (AWS::IAM::User...)"),
+    ("--access-key-id", "AccessKeyId", "the access key the caller signed with"),
+    ("--event-source", "EventSource", "the service (iam.amazonaws.com, signin.amazonaws.com, iamd.internal...)"),
+    ("--read-only", "ReadOnly", "true: reads only; false: writes only"),
+    ("--event-id", "EventId", "one record by its eventID"),
 )
 
 
@@ -40,14 +40,14 @@ def register(subparsers: Any, store_options: Callable[[argparse.ArgumentParser],
 
     lookup = sub.add_parser("lookup", help="find records (filters as CloudTrail's LookupEvents)")
     store_options(lookup)
-    for flag, attribute in _FILTERS:
-        lookup.add_argument(flag, dest=attribute, default=None, metavar="VALUE")
+    for flag, attribute, help_text in _FILTERS:
+        lookup.add_argument(flag, dest=attribute, default=None, metavar="VALUE", help=help_text)
     lookup.add_argument("--start", default=None, help="records at or after this time (ISO 8601 or epoch seconds)")
     lookup.add_argument("--end", default=None, help="records before this time (ISO 8601 or epoch seconds)")
     lookup.add_argument("--account", default=None, help="only records delivered to this account")
     lookup.add_argument("--max-results", type=int, default=50, help="records per page (1 to 50)")
     lookup.add_argument("--next-token", default=None, help="the token a previous page printed")
-    lookup.add_argument("--output", choices=("json", "table"), default="json")
+    lookup.add_argument("--output", choices=("json", "table"), default="json", help="JSON lines or a table")
 
     verify = sub.add_parser("verify", help="check the hash chain: altered, deleted, inserted, reordered records")
     store_options(verify)
@@ -57,7 +57,9 @@ def register(subparsers: Any, store_options: Callable[[argparse.ArgumentParser],
 
     prune = sub.add_parser("prune", help="delete records older than a number of days")
     store_options(prune)
-    prune.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    prune.add_argument(
+        "--older-than", type=float, required=True, metavar="DAYS", help="delete records older than this many days"
+    )
 
 
 def _time(text: str | None, flag: str) -> float | None:
@@ -99,7 +101,7 @@ def _lookup(runtime: Any, args: argparse.Namespace) -> int:
     from iamd.audit.lookup import LookupQuery, json_lines, lookup, table
     from iamd.core.errors import AwsError
 
-    attributes = [(attr, getattr(args, attr)) for _, attr in _FILTERS if getattr(args, attr) is not None]
+    attributes = [(attr, getattr(args, attr)) for _, attr, _ in _FILTERS if getattr(args, attr) is not None]
     try:
         query = LookupQuery(
             attributes=attributes,

@@ -1,24 +1,24 @@
 """Authorization of every API call with the policy engine.
 
-Each operation maps to its action (``iam:CreateUser``) and the resource ARN AWS's service
-authorization reference gives it (the target entity with its path; ``*`` for account-level
-actions).  The caller's policies come from the store through a per-generation cache; the
-engine (pure) decides.  The account root is not limited by identity policies.
+Generic: what an operation is checked against (its action, the resource ARN AWS's Service
+Authorization Reference gives it, the request's condition keys, a resource-based policy) is
+declared on the operation itself (``services/registry.py``, builders in ``services/targets.py``);
+nothing here names an operation but AWS's cross-cutting rules (GetSessionToken credentials, the
+self-service password exception).  The caller's policies come from the store through a
+per-generation cache; the engine (pure) decides.  The account root is not limited by identity
+policies.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from iamd.auth.session_tokens import SessionClaims, session_of
-from iamd.core.arn import iam_arn
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import Principal, PrincipalKind
@@ -37,62 +37,10 @@ from iamd.policy import (
 from iamd.services import authz_messages
 from iamd.services.iam import login_profiles
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicies, PrincipalPolicyCache
-from iamd.store import tables as t
+from iamd.services.targets import Target, TargetQuery
 
-# Parameters that name the resource, in priority order (AddUserToGroup acts on the group,
-# AttachUserPolicy on the user, AddRoleToInstanceProfile on the instance profile ...).
-_ENTITY_PARAMS: tuple[tuple[str, sa.Table, str, str | None], ...] = (
-    ("GroupName", t.groups, "group", None),
-    ("InstanceProfileName", t.instance_profiles, "instance-profile", None),
-    ("RoleName", t.roles, "role", "role"),
-    ("UserName", t.users, "user", "user"),
-    ("ServerCertificateName", t.server_certificates, "server-certificate", "server-certificate"),
-)
-
-# Operations whose resource is the calling user when no UserName is given.
-_SELF_USER_OPERATIONS = frozenset(
-    {
-        "GetUser",
-        "CreateAccessKey",
-        "ListAccessKeys",
-        "UpdateAccessKey",
-        "DeleteAccessKey",
-        "ChangePassword",
-        "ListSigningCertificates",
-        "UploadSigningCertificate",
-        "UpdateSigningCertificate",
-        "DeleteSigningCertificate",
-        "ListSSHPublicKeys",
-        "ListMFADevices",
-        "ListServiceSpecificCredentials",
-    }
-)
-
-# List operations evaluated against the entity kind's path prefix (AWS: "on resource: ...:user/").
-_LIST_KINDS = {
-    "ListUsers": "user",
-    "ListGroups": "group",
-    "ListRoles": "role",
-    "ListPolicies": "policy",
-    "ListInstanceProfiles": "instance-profile",
-    "ListServerCertificates": "server-certificate",
-}
-
-# Operations that create the named entity: its ARN is built from the input Path.
-_CREATES = {
-    "CreateUser": "user",
-    "CreateGroup": "group",
-    "CreateRole": "role",
-    "CreateInstanceProfile": "instance-profile",
-    "UploadServerCertificate": "server-certificate",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    resource: str
-    tags: Mapping[str, str]
-
+if TYPE_CHECKING:
+    from iamd.services.registry import Operation
 
 _ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 
@@ -131,35 +79,66 @@ class Authorizer:
         self._message_box = message_box
         """When set, AccessDenied answers carry an encoded authorization message."""
 
-    def authorize(
+    def authorize_operation(
         self,
         conn: Connection,
-        service: str,
-        action: str,
+        operation: Operation,
         caller: Principal,
         params: Mapping[str, Any],
         request_context: Mapping[str, str | Sequence[str]],
+        established: Mapping[str, str | Sequence[str]] | None = None,
     ) -> None:
+        """Authorize one call of ``operation`` as its declaration says; AccessDenied when refused.
+
+        The resource is the declared target; the context is the request's global keys, the
+        target's tags, the declared request keys and what the handler ``established``; the
+        declared resource policy (a trust policy) joins the decision; each declared extra action
+        (sts:TagSession ...) is checked the same way.
+        """
         claims = session_of(caller)
         if claims is not None and claims.principal_kind in ("user", "root") and not claims.console:
-            _check_session_token_limits(claims, service, action)
+            _check_session_token_limits(claims, operation.service, operation.name)
         if caller.kind is PrincipalKind.ROOT:
             return
-        target = self.target(conn, service, action, caller, params)
+        query = TargetQuery(conn, caller, self._partition, params)
+        target = self.target(operation, query)
+        resource_policy = operation.resource_policy(query) if operation.resource_policy is not None else None
         context: dict[str, str | Sequence[str]] = dict(request_context)
         for key, value in target.tags.items():
             context[f"aws:ResourceTag/{key}"] = value
             context[f"iam:ResourceTag/{key}"] = value
-        context.update(_request_keys(action, params))
-        decision = self.decide(caller, f"{service}:{action}", target.resource, context)
-        if decision.effect is not Effect.ALLOW and not _self_service_exception(conn, caller, action):
-            message = access_denied_message(caller.arn, f"{service}:{action}", target.resource, decision)
-            if self._message_box is not None:
-                blob = authz_messages.encode(
-                    self._message_box, caller, f"{service}:{action}", target.resource, decision, context
-                )
+        for keys in operation.request_keys:
+            context.update(keys(params))
+        if established:
+            context.update(established)
+        actions = [operation.action] + [a for extra in operation.extra_actions if (a := extra(query)) is not None]
+        for action in actions:
+            decision = self.decide(
+                caller,
+                action,
+                target.resource,
+                context,
+                resource_policy=resource_policy.policy if resource_policy else None,
+                resource_account=resource_policy.account if resource_policy else None,
+                resource_policy_required=resource_policy.required if resource_policy else False,
+            )
+            if decision.effect is Effect.ALLOW or _self_service_exception(conn, caller, operation.name):
+                continue
+            message = access_denied_message(caller.arn, action, target.resource, decision)
+            # AWS encodes the failure for identity-policy decisions; a trust policy's refusal is plain.
+            if self._message_box is not None and resource_policy is None:
+                blob = authz_messages.encode(self._message_box, caller, action, target.resource, decision, context)
                 message += f". Encoded authorization failure message: {blob}"
             raise AccessDenied(message)
+
+    def target(self, operation: Operation, query: TargetQuery) -> Target:
+        """The declared target of ``operation`` for this request."""
+        if operation.target is None:
+            raise RuntimeError(f"{operation.action} declares no authorization target")
+        target = operation.target(query)
+        if target is None:
+            raise RuntimeError(f"{operation.action}: its declared target found none of its parameters")
+        return target
 
     def decide(
         self,
@@ -242,85 +221,6 @@ class Authorizer:
         if caller.kind is PrincipalKind.ASSUMED_ROLE and caller.entity_id:
             return self._policies.for_role(caller.entity_id)
         return PrincipalPolicies()
-
-    def target(
-        self, conn: Connection, service: str, action: str, caller: Principal, params: Mapping[str, Any]
-    ) -> Target:
-        account, p = caller.account_id, self._partition
-        if service == "sts":
-            if action == "GetFederationToken" and isinstance(params.get("Name"), str):
-                return Target(f"arn:{p}:sts::{account}:federated-user/{params['Name']}", {})
-            return Target(str(params.get("RoleArn") or "*"), {})
-        if action in _LIST_KINDS:
-            prefix = str(params.get("PathPrefix") or "/")
-            return Target(f"arn:{p}:iam::{account}:{_LIST_KINDS[action]}{prefix}", {})
-        if action in _CREATES:
-            name_param = "ServerCertificateName" if action == "UploadServerCertificate" else _name_param(action)
-            if isinstance(params.get(name_param), str):
-                path = str(params.get("Path") or "/")
-                return Target(iam_arn(p, account, _CREATES[action], path, params[name_param]), {})
-        if action == "CreateVirtualMFADevice" and isinstance(params.get("VirtualMFADeviceName"), str):
-            path = str(params.get("Path") or "/")
-            return Target(iam_arn(p, account, "mfa", path, params["VirtualMFADeviceName"]), {})
-        if action == "CreatePolicy" and isinstance(params.get("PolicyName"), str):
-            path = str(params.get("Path") or "/")
-            return Target(iam_arn(p, account, "policy", path, params["PolicyName"]), {})
-        for param, table, kind, tag_type in _ENTITY_PARAMS:
-            name = params.get(param)
-            if isinstance(name, str):
-                row = conn.execute(
-                    sa.select(table.c.id, table.c.name, table.c.path).where(
-                        table.c.account_id == account, table.c.name_key == name.lower()
-                    )
-                ).first()
-                if row is None:
-                    return Target(iam_arn(p, account, kind, "/", name), {})
-                tags = _entity_tags(conn, tag_type, row.id) if tag_type else {}
-                return Target(iam_arn(p, account, kind, row.path, row.name), tags)
-        if isinstance(params.get("PolicyArn"), str):
-            return Target(str(params["PolicyArn"]), {})
-        if isinstance(params.get("PolicySourceArn"), str):  # SimulatePrincipalPolicy, GetContextKeysFor...
-            return Target(str(params["PolicySourceArn"]), {})
-        if isinstance(params.get("SerialNumber"), str):
-            return Target(str(params["SerialNumber"]), {})
-        if action in _SELF_USER_OPERATIONS and caller.kind is PrincipalKind.USER:
-            return Target(caller.arn, {})
-        return Target("*", {})
-
-
-def _name_param(action: str) -> str:
-    return {"CreateUser": "UserName", "CreateGroup": "GroupName", "CreateRole": "RoleName"}.get(
-        action, "InstanceProfileName"
-    )
-
-
-def _entity_tags(conn: Connection, resource_type: str, resource_id: str) -> dict[str, str]:
-    tt = t.tags
-    rows = conn.execute(
-        sa.select(tt.c.key, tt.c.value).where(tt.c.resource_type == resource_type, tt.c.resource_id == resource_id)
-    )
-    return {r.key: r.value for r in rows}
-
-
-def _request_keys(action: str, params: Mapping[str, Any]) -> dict[str, str | Sequence[str]]:
-    """Condition keys that come from the request's own parameters."""
-    out: dict[str, str | Sequence[str]] = {}
-    tags = params.get("Tags")
-    if isinstance(tags, list) and tags:
-        for tag in tags:
-            out[f"aws:RequestTag/{tag['Key']}"] = tag.get("Value", "")
-        out["aws:TagKeys"] = [tag["Key"] for tag in tags]
-    keys = params.get("TagKeys")
-    if isinstance(keys, list) and keys:
-        out["aws:TagKeys"] = list(keys)
-    if action.startswith(("Attach", "Detach")) and isinstance(params.get("PolicyArn"), str):
-        out["iam:PolicyARN"] = params["PolicyArn"]
-    boundary = params.get("PermissionsBoundary")
-    if isinstance(boundary, str):
-        out["iam:PermissionsBoundary"] = boundary
-    if isinstance(params.get("AWSServiceName"), str):
-        out["iam:AWSServiceName"] = params["AWSServiceName"]
-    return out
 
 
 def _compiled(policies: PrincipalPolicies) -> list[CompiledPolicy]:

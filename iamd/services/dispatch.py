@@ -12,9 +12,15 @@ from typing import Any
 from iamd.core import ids
 from iamd.core.errors import NotImplementedOperation
 from iamd.core.http import HttpRequest
-from iamd.core.principal import Principal
-from iamd.services.context import RequestContext
+from iamd.core.principal import Principal, PrincipalKind
+from iamd.services.context import OperationContext
 from iamd.services.runtime import Runtime
+
+UNSIGNED_CALLER = Principal(
+    kind=PrincipalKind.FEDERATED_USER, account_id="", arn="", user_id="", name="", access_key_id=""
+)
+"""The caller of an operation declared ``unsigned``: nobody (it has no policies; such operations
+authorize in their handler or not at all, which the registry enforces)."""
 
 
 def dispatch(
@@ -34,17 +40,22 @@ def dispatch(
         raise NotImplementedOperation(f"iamd does not implement {service}:{action} yet")
     db = rt.db
     with db.write() if operation.writes else db.read() as conn:
-        if not operation.skip_authorization:
-            rt.authorizer.authorize(conn, service, action, caller, inputs, request_context)
-        ctx = RequestContext(
+        ctx = OperationContext(
             caller=caller,
             conn=conn,
-            runtime=rt,
+            services=rt.services,
             request_id=request_id or ids.request_id(),
             region=region,
             source_ip=source_ip,
+            operation=operation,
+            params=inputs,
+            request_context=request_context,
         )
+        if operation.authorization == "before":
+            ctx.authorize()
         result = operation.handler(ctx, inputs)
+        if operation.authorization == "handler" and not ctx.authorized:
+            raise RuntimeError(f"{operation.action} returned without running its declared authorization")
     if operation.writes:
         rt.watcher.invalidate()
     return result

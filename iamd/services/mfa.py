@@ -39,7 +39,7 @@ from iamd.core.config import MfaSettings
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import AccessDenied
 from iamd.core.principal import PrincipalKind
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.store import tables as t
 from iamd.store.db import insert_ignore
 
@@ -286,7 +286,7 @@ def _verify(
 # --- STS ----------------------------------------------------------------------------------------------
 
 
-def _owned_by_caller(ctx: RequestContext, row: Row[Any]) -> bool:
+def _owned_by_caller(ctx: OperationContext, row: Row[Any]) -> bool:
     caller = ctx.caller
     if row.enabled_at is None or row.account_id != caller.account_id:
         return False
@@ -297,7 +297,7 @@ def _owned_by_caller(ctx: RequestContext, row: Row[Any]) -> bool:
     return False
 
 
-def authenticate(ctx: RequestContext, serial: str | None, code: str | None) -> float | None:
+def authenticate(ctx: OperationContext, serial: str | None, code: str | None) -> float | None:
     """STS: verify ``SerialNumber`` + ``TokenCode`` for the caller; the MFA time, or None without MFA.
 
     Raises AccessDenied with AWS's messages.  The device lookup uses the request's (read)
@@ -312,12 +312,12 @@ def authenticate(ctx: RequestContext, serial: str | None, code: str | None) -> f
     row = ctx.conn.execute(sa.select(d).where(d.c.serial == serial)).first()
     actor = Actor(ctx.caller.account_id, ctx.caller.arn, ctx.source_ip)
     if row is None or row.kind == "fido" or not _owned_by_caller(ctx, row):  # FIDO is console-only in AWS
-        with ctx.runtime.db.side_write() as conn:
+        with ctx.side_transaction() as conn:
             record_event(conn, serial, "unknown-device", now, actor, "sts")
         raise AccessDenied(UNABLE_TO_VALIDATE)
     token = token_of(ctx.box, row)
-    with ctx.runtime.db.side_write() as conn:
-        pol = ctx.settings.mfa
+    with ctx.side_transaction() as conn:
+        pol = ctx.mfa_settings
         result = verify(conn, token, [code], now, window=pol.window, actor=actor, purpose="sts", pol=pol)
         if result.accepted and result.drift is not None and result.drift != token.drift:
             conn.execute(d.update().where(d.c.serial == serial).values(drift=result.drift))

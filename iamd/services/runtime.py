@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from iamd.core.crypto import MasterKeyError, SecretBox, create_key_file, decode_
 from iamd.core.private_files import ensure_private_dir
 from iamd.services import accounts, token_keys
 from iamd.services.authz import Authorizer
+from iamd.services.context import NodeServices
 from iamd.services.iam import aws_managed
 from iamd.services.principal_policies import ManagedPolicyCache, PrincipalPolicyCache
 from iamd.services.registry import Operation, load_all
@@ -76,6 +78,26 @@ class Runtime:
         self.token_cache = TokenCache()
         self.audit = audit_log(settings, self.db, self.clock)
         audit_hooks.install(self.audit)
+        self.services = NodeServices(
+            clock=self.clock,
+            box=self.box,
+            identity=settings.identity,
+            quotas=settings.quotas,
+            mfa=settings.mfa,
+            seal_token=lambda claims: self.token_keys.ring().seal(claims),
+            usage=self.key_usage,
+            side_transaction=self.db.side_write,
+            write_transaction=self._own_write,
+            authorizer=self.authorizer,
+        )
+        """What operation handlers may use of this node (they never see the Runtime)."""
+
+    @contextmanager
+    def _own_write(self) -> Iterator[sa.Connection]:
+        """A handler's own write transaction: commits, bumps the generation, clears this node's caches."""
+        with self.db.write() as conn:
+            yield conn
+        self.watcher.invalidate()
 
     # -- the master key ---------------------------------------------------------------------------
 

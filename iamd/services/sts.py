@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from iamd.auth.session_tokens import SessionClaims, session_of
 from iamd.core import ids
-from iamd.core.arn import split_iam_resource, try_parse
 from iamd.core.errors import (
     AccessDenied,
     InvalidParameterValue,
@@ -22,11 +21,22 @@ from iamd.core.errors import (
     ValidationError,
 )
 from iamd.core.principal import PrincipalKind
-from iamd.policy import Effect, PolicyKind, access_denied_message, compile_policy
+from iamd.policy import PolicyKind
 from iamd.policy.document import check_document, policy_size
 from iamd.services import authz_messages, mfa
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.registry import operation
+from iamd.services.targets import (
+    any_resource,
+    arn_param,
+    assume_role_keys,
+    federated_user,
+    find_role_by_arn,
+    request_tags,
+    set_source_identity,
+    tag_session,
+    trust_policy_of_role,
+)
 from iamd.store import tables as t
 
 MIN_DURATION = 900
@@ -40,8 +50,8 @@ PACKED_LIMIT = 2048
 ROOT_REFUSED = "Roles may not be assumed by root accounts."
 
 
-@operation("sts", "GetCallerIdentity", skip_authorization=True)
-def get_caller_identity(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("sts", "GetCallerIdentity", authorization="skip")
+def get_caller_identity(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     caller = ctx.caller
     return {"UserId": caller.user_id, "Account": caller.account_id, "Arn": caller.arn}
 
@@ -49,13 +59,13 @@ def get_caller_identity(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
 # --- shared pieces ---------------------------------------------------------------------------------
 
 
-def _verify_mfa(ctx: RequestContext, p: Mapping[str, Any]) -> float | None:
+def _verify_mfa(ctx: OperationContext, p: Mapping[str, Any]) -> float | None:
     """SerialNumber + TokenCode checked for the caller (iamd.services.mfa); the MFA time or None."""
     return mfa.authenticate(ctx, p.get("SerialNumber"), p.get("TokenCode"))
 
 
 def _session_policies(
-    ctx: RequestContext, p: Mapping[str, Any], account: str
+    ctx: OperationContext, p: Mapping[str, Any], account: str
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     texts: tuple[str, ...] = ()
     if p.get("Policy"):
@@ -112,12 +122,12 @@ def _duration(value: Any, default: int, maximum: int, message: str) -> int:
     return duration
 
 
-def _credentials(ctx: RequestContext, claims_fields: dict[str, Any]) -> tuple[SessionClaims, dict[str, Any]]:
+def _credentials(ctx: OperationContext, claims_fields: dict[str, Any]) -> tuple[SessionClaims, dict[str, Any]]:
     account = claims_fields["account_id"]
     key_id = ids.temporary_access_key_id(account)
     secret = ids.secret_access_key()
     claims = SessionClaims(access_key_id=key_id, secret_access_key=secret, **claims_fields)
-    token = ctx.runtime.token_keys.ring().seal(claims)
+    token = ctx.seal_token(claims)
     return claims, {
         "AccessKeyId": key_id,
         "SecretAccessKey": secret,
@@ -129,8 +139,21 @@ def _credentials(ctx: RequestContext, claims_fields: dict[str, Any]) -> tuple[Se
 # --- AssumeRole ------------------------------------------------------------------------------------
 
 
-@operation("sts", "AssumeRole", writes=False, skip_authorization=True)
-def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+_MFA_PRESENT = {"aws:MultiFactorAuthPresent": "true", "aws:MultiFactorAuthAge": "0"}
+"""What a TokenCode verified with this request establishes for the trust policy."""
+
+
+@operation(
+    "sts",
+    "AssumeRole",
+    target=arn_param("RoleArn"),
+    request_keys=(assume_role_keys,),
+    resource_policy=trust_policy_of_role,
+    extra_actions=(tag_session, set_source_identity),
+    authorization="handler",
+    writes=False,
+)
+def assume_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     caller = ctx.caller
     if caller.is_root:
         # AWS refuses the root user (and its GetSessionToken sessions) before looking at the role.
@@ -139,20 +162,7 @@ def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     mfa_at = _verify_mfa(ctx, p)
     role_arn: str = p["RoleArn"]
     session_name: str = p["RoleSessionName"]
-    not_authorized = f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
-
-    parsed = try_parse(role_arn)
-    if parsed is None or parsed.service != "iam" or not parsed.resource.startswith("role/"):
-        raise ValidationError(f"{role_arn} is invalid")
-    if parsed.partition != ctx.partition:
-        raise AccessDenied(not_authorized)
-    _, path, name = split_iam_resource(parsed.resource)
-    r = t.roles
-    role = ctx.conn.execute(
-        sa.select(r).where(r.c.account_id == parsed.account, r.c.name_key == name.lower(), r.c.path == path)
-    ).first()
-    if role is None or role.name != name:
-        raise AccessDenied(not_authorized)
+    role = find_role_by_arn(ctx.conn, ctx.partition, caller, role_arn)
 
     chained = caller.kind is PrincipalKind.ASSUMED_ROLE
     if chained:
@@ -196,42 +206,9 @@ def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
             "the source identity of a session cannot be changed"
         )
 
-    context: dict[str, str | Sequence[str]] = {"sts:RoleSessionName": session_name}
-    if p.get("ExternalId") is not None:
-        context["sts:ExternalId"] = p["ExternalId"]
-    if new_tags:
-        for key, value in new_tags.items():
-            context[f"aws:RequestTag/{key}"] = value
-        context["aws:TagKeys"] = list(new_tags)
-    if transitive_new:
-        context["sts:TransitiveTagKeys"] = list(transitive_new)
-    if source_identity is not None:
-        context["sts:SourceIdentity"] = source_identity
-    if mfa_at is not None:
-        context["aws:MultiFactorAuthPresent"] = "true"
-        context["aws:MultiFactorAuthAge"] = "0"
-
-    trust = compile_policy(role.trust_policy, policy_id=f"{role_arn} trust policy", kind=PolicyKind.TRUST)
-    authorizer = ctx.runtime.authorizer
-
-    def check(action: str) -> None:
-        decision = authorizer.decide(
-            caller,
-            action,
-            role_arn,
-            context,
-            resource_policy=trust,
-            resource_account=role.account_id,
-            resource_policy_required=True,
-        )
-        if decision.effect is not Effect.ALLOW:
-            raise AccessDenied(access_denied_message(caller.arn, action, role_arn, decision))
-
-    check("sts:AssumeRole")
-    if new_tags or transitive_new:
-        check("sts:TagSession")
-    if source_identity is not None and inherited_source is None:
-        check("sts:SetSourceIdentity")
+    # The declared trust-policy check (sts:AssumeRole, and sts:TagSession / sts:SetSourceIdentity
+    # when the request needs them), after the input is known to be valid, as AWS orders it.
+    ctx.authorize(established=_MFA_PRESENT if mfa_at is not None else None)
 
     now = ctx.now()
     all_tags = {**inherited, **new_tags}
@@ -267,7 +244,7 @@ def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
             "role_arn": f"arn:{ctx.partition}:iam::{role.account_id}:role{role.path}{role.name}",
         },
     )
-    ctx.runtime.key_usage.record_role(role.id, now, ctx.region)
+    ctx.record_role_used(role.id, now)
     out: dict[str, Any] = {
         "Credentials": credentials,
         "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": assumed_arn},
@@ -282,13 +259,13 @@ def assume_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
 # --- GetSessionToken / GetFederationToken ------------------------------------------------------------
 
 
-def _long_term_only(ctx: RequestContext, action: str) -> None:
+def _long_term_only(ctx: OperationContext, action: str) -> None:
     if session_of(ctx.caller) is not None:
         raise AccessDenied(f"Cannot call {action} with session credentials")
 
 
-@operation("sts", "GetSessionToken", writes=False, skip_authorization=True)
-def get_session_token(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("sts", "GetSessionToken", authorization="skip", writes=False)
+def get_session_token(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     _long_term_only(ctx, "GetSessionToken")
     mfa_at = _verify_mfa(ctx, p)
     caller = ctx.caller
@@ -320,8 +297,8 @@ def get_session_token(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, An
     return {"Credentials": credentials}
 
 
-@operation("sts", "GetFederationToken", writes=False)
-def get_federation_token(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("sts", "GetFederationToken", target=federated_user("Name"), request_keys=(request_tags,), writes=False)
+def get_federation_token(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     _long_term_only(ctx, "GetFederationToken")
     caller = ctx.caller
     is_root = caller.kind is PrincipalKind.ROOT
@@ -370,8 +347,8 @@ def get_federation_token(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str,
     return out
 
 
-@operation("sts", "GetAccessKeyInfo")
-def get_access_key_info(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("sts", "GetAccessKeyInfo", target=any_resource)
+def get_access_key_info(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     key_id: str = p["AccessKeyId"]
     account = ids.account_of_temporary_key(key_id)
     if account is None:
@@ -382,7 +359,7 @@ def get_access_key_info(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
     return {"Account": account}
 
 
-@operation("sts", "DecodeAuthorizationMessage")
-def decode_authorization_message(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("sts", "DecodeAuthorizationMessage", target=any_resource)
+def decode_authorization_message(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     decoded = authz_messages.decode(ctx.box, p["EncodedMessage"])
     return {"DecodedMessage": json.dumps(decoded)}

@@ -9,10 +9,58 @@ caches when it moved, so a change committed anywhere is seen everywhere within
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from iamd.core.clock import Clock
 from iamd.store.db import Database
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class LoadingCache(Generic[K, V]):
+    """A node-local map of values loaded from the store, cleared when the generation moves.
+
+    Each load carries the cache generation it started at (``clear()`` advances it).  A load that
+    raced a clear (a write committed, or the watcher saw another node's, while it was reading)
+    is returned to its caller but never stored: it may hold what the write replaced, and
+    storing it would serve that as fresh until the next change.
+    """
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._entries: dict[K, V] = {}
+        self._max = max_entries
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries = {}
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        entries = self._entries
+        if key in entries:
+            return entries[key]
+        loaded_at = self._generation  # read before the load starts: a clear after it is seen below
+        value = load()
+        self.store(key, value, loaded_at)
+        return value
+
+    def store(self, key: K, value: V, loaded_at: int) -> bool:
+        """Keep ``value`` if no clear happened since generation ``loaded_at``; whether it was kept."""
+        with self._lock:
+            if self._generation != loaded_at:
+                return False
+            if len(self._entries) >= self._max:
+                self._entries = {}
+            self._entries[key] = value
+            return True
 
 
 class GenerationWatcher:

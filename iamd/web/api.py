@@ -17,7 +17,7 @@ from iamd.core.errors import (
 )
 from iamd.core.http import HttpRequest
 from iamd.services.callers import resolve_caller
-from iamd.services.dispatch import dispatch, request_context
+from iamd.services.dispatch import UNSIGNED_CALLER, dispatch, request_context
 from iamd.services.runtime import Runtime
 from iamd.web import audit_trail
 from iamd.web.access_log import AccessRecord
@@ -30,7 +30,8 @@ from iamd.web.protocol.xml_serializer import serialize_error, serialize_result
 log = logging.getLogger("iamd.api")
 
 SERVICES = ("iam", "sts")
-UNSIGNED_STS_ACTIONS = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
+UNSIGNED_SERVICE = "sts"
+"""The service whose model has operations called without a signature (AssumeRoleWith...)."""
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -74,9 +75,7 @@ class ApiHandler:
 
         info = call.info = rt.verifier.parse(request, params)
         if info is None:
-            if action in UNSIGNED_STS_ACTIONS:
-                raise NotImplementedOperation(f"iamd does not implement sts:{action} yet")
-            raise MissingAuthenticationToken()
+            return self._unsigned(request, action, params, request_id, seen, record, call)
         service = record.service = call.service = info.service
         if service not in self.specs:
             raise SignatureDoesNotMatch("Credential should be scoped to correct service: 'iam'. ")
@@ -94,7 +93,7 @@ class ApiHandler:
         call.known_operation = True
         inputs = call.inputs = parse_input(spec, action, params)
         record.dispatched = True
-        result = dispatch(
+        result = call.result = dispatch(
             rt,
             service,
             action,
@@ -105,9 +104,45 @@ class ApiHandler:
             source_ip=request.source_ip,
             request_id=request_id,
         )
-        call.result = result
         if not info.access_key_id.startswith("ASIA"):
             rt.key_usage.record(info.access_key_id, rt.clock.time(), service, info.region)
+        return serialize_result(spec, action, dict(result) if result else None, request_id)
+
+    def _unsigned(
+        self,
+        request: HttpRequest,
+        action: str,
+        params: dict[str, str],
+        request_id: str,
+        seen: list[ServiceSpec],
+        record: AccessRecord,
+        call: ApiCall,
+    ) -> bytes:
+        """A request without a signature: only operations declared ``unsigned`` are served."""
+        rt, spec = self.runtime, self.specs[UNSIGNED_SERVICE]
+        model_op = spec.operations.get(action)
+        if model_op is None or not model_op.unsigned:
+            raise MissingAuthenticationToken()
+        operation = rt.operations.get((UNSIGNED_SERVICE, action))
+        if operation is None or not operation.unsigned:
+            raise NotImplementedOperation(f"iamd does not implement {UNSIGNED_SERVICE}:{action} yet")
+        record.service = call.service = UNSIGNED_SERVICE
+        seen.append(spec)
+        call.known_operation = call.unsigned = True
+        inputs = call.inputs = parse_input(spec, action, params)
+        record.dispatched = True
+        region = rt.settings.identity.region
+        result = call.result = dispatch(
+            rt,
+            UNSIGNED_SERVICE,
+            action,
+            UNSIGNED_CALLER,
+            inputs,
+            request_context(request, region),
+            region=region,
+            source_ip=request.source_ip,
+            request_id=request_id,
+        )
         return serialize_result(spec, action, dict(result) if result else None, request_id)
 
 

@@ -45,6 +45,8 @@ class ApiCall:
     caller: Caller | None = None
     inputs: Mapping[str, Any] | None = None
     known_operation: bool = False
+    unsigned: bool = False
+    """An operation served without a signature (AssumeRoleWithWebIdentity...): its parameters are recorded."""
     result: Mapping[str, Any] | None = None
     error: AwsError | None = None
 
@@ -98,7 +100,7 @@ def _events(rt: Runtime, call: ApiCall) -> list[audit.AuditEvent]:
     else:
         identity = audit.unknown(call.info.access_key_id if call.info is not None else None)
         from_console = False
-    trusted = call.caller is not None and call.known_operation
+    trusted = call.known_operation and (call.caller is not None or call.unsigned)
     event = audit.api_call(
         service,
         call.action or "-",

@@ -166,3 +166,54 @@ def test_change_password_allowed_by_account_policy(iamd: Server) -> None:
     iam.update_account_password_policy(AllowUsersToChangePassword=True, MinimumPasswordLength=8)
     time.sleep(0)  # same node: the write cleared the caches
     user_iam.change_password(OldPassword="Correct-Horse-9", NewPassword="Battery-Staple-10")
+
+
+def test_service_linked_role_actions_are_checked_against_the_role(iamd: Server) -> None:
+    """AWS documents resource type ``role`` for CreateServiceLinkedRole and its deletion status."""
+    iam = iamd.client("iam")
+    user_iam, _ = user_with_key(iamd, "slr-maker")
+    service = "elasticbeanstalk.amazonaws.com"
+    iam.put_user_policy(
+        UserName="slr-maker",
+        PolicyName="beanstalk-only",
+        PolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Action": ["iam:CreateServiceLinkedRole", "iam:DeleteServiceLinkedRole"],
+                "Resource": f"arn:aws:iam::*:role/aws-service-role/{service}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iam:GetServiceLinkedRoleDeletionStatus",
+                "Resource": f"arn:aws:iam::*:role/aws-service-role/{service}/*",
+            },
+        ),
+    )
+    role = user_iam.create_service_linked_role(AWSServiceName=service)["Role"]
+    assert role["Arn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/{service}/")
+    message = denied(user_iam.create_service_linked_role, AWSServiceName="autoscaling.amazonaws.com")
+    assert ":role/aws-service-role/autoscaling.amazonaws.com/" in message
+    task = user_iam.delete_service_linked_role(RoleName=role["RoleName"])["DeletionTaskId"]
+    status = user_iam.get_service_linked_role_deletion_status(DeletionTaskId=task)
+    assert status["Status"] == "SUCCEEDED"
+
+
+def test_get_access_key_last_used_is_checked_against_the_owner(iamd: Server) -> None:
+    iam = iamd.client("iam")
+    user_iam, own_key = user_with_key(iamd, "key-reader")
+    iam.put_user_policy(
+        UserName="key-reader",
+        PolicyName="own-key-usage",
+        PolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Action": "iam:GetAccessKeyLastUsed",
+                "Resource": "arn:aws:iam::*:user/${aws:username}",
+            }
+        ),
+    )
+    assert user_iam.get_access_key_last_used(AccessKeyId=own_key["AccessKeyId"])["UserName"] == "key-reader"
+    iam.create_user(UserName="someone-else")
+    other = iam.create_access_key(UserName="someone-else")["AccessKey"]
+    message = denied(user_iam.get_access_key_last_used, AccessKeyId=other["AccessKeyId"])
+    assert message.split("on resource: ")[1].startswith(f"arn:aws:iam::{ACCOUNT_ID}:user/someone-else")

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from iamd.core.config import Settings, StoreSettings
 from iamd.core.errors import AwsError
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam.login_profiles import verify_password
 from iamd.services.runtime import Runtime
 from iamd.store import tables as t
@@ -260,7 +260,7 @@ def _call_as(rt: Runtime, key_id: str, action: str, params: dict[str, Any]) -> N
     principal = rt.resolver.resolve(key_id).principal
     op = rt.operations[("iam", action)]
     with rt.db.write() as conn:
-        op.handler(RequestContext(principal, conn, rt, "test-request", "us-east-1"), params)
+        op.handler(OperationContext(principal, conn, rt.services, "test-request", "us-east-1"), params)
 
 
 def test_change_password(iam: Any, store: Runtime) -> None:

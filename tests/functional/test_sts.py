@@ -483,3 +483,15 @@ def test_botocore_assume_role_provider_refreshes_through_iamd(iamd: Server, iam:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"arn:aws:sts::{iamd.account_id}:assumed-role/profile-role/via-profile"
     _ = boto3  # the same provider chain the AWS CLI uses
+
+
+def test_trust_policy_sees_the_request_s_global_keys(iamd: Server, iam: Any, admin_sts: Any) -> None:
+    """The trust policy is evaluated with aws:SourceIp and the other keys of the HTTP request."""
+    loopback = {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}
+    elsewhere = {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
+    iam.create_role(RoleName="from-here", AssumeRolePolicyDocument=trust(iamd.account_id, condition=loopback))
+    iam.create_role(RoleName="from-there", AssumeRolePolicyDocument=trust(iamd.account_id, condition=elsewhere))
+    admin_sts.assume_role(RoleArn=role_arn(iamd, "from-here"), RoleSessionName="ss")
+    with pytest.raises(ClientError) as exc:
+        admin_sts.assume_role(RoleArn=role_arn(iamd, "from-there"), RoleSessionName="ss")
+    assert err(exc)[0] == "AccessDenied"

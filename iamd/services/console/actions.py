@@ -174,8 +174,12 @@ def authorize_fido_registration(caller: Caller) -> None:
     if identity.user_name is None:
         return  # the root is not limited by policies
     with caller.rt.db.read() as conn:
-        caller.rt.authorizer.authorize(
-            conn, "iam", "EnableMFADevice", identity.signed_in, {"UserName": identity.user_name}, caller.request_keys
+        caller.rt.authorizer.authorize_operation(
+            conn,
+            caller.rt.operations[("iam", "EnableMFADevice")],
+            identity.signed_in,
+            {"UserName": identity.user_name},
+            caller.request_keys,
         )
 
 

@@ -15,11 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core import ids
+from iamd.core.arn import iam_arn
 from iamd.core.errors import InvalidInput, NoSuchEntity, ValidationError
 from iamd.core.principal import PrincipalKind
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.registry import operation
+from iamd.services.targets import Target, TargetQuery, any_resource, first, user_or_caller
 from iamd.store import tables as t
 
 ACTIVE = "Active"
@@ -43,7 +45,7 @@ class Owner:
     def is_root(self) -> bool:
         return self.user is None
 
-    def name(self, ctx: RequestContext) -> str:
+    def name(self, ctx: OperationContext) -> str:
         """The UserName AWS reports: the user's name, or the account id for the root."""
         return ctx.account_id if self.user is None else str(self.user.name)
 
@@ -52,7 +54,7 @@ class Owner:
         return column.is_(None) if self.user is None else column == self.user.id
 
 
-def resolve_owner(ctx: RequestContext, params: Mapping[str, Any], *, allow_root: bool = True) -> Owner:
+def resolve_owner(ctx: OperationContext, params: Mapping[str, Any], *, allow_root: bool = True) -> Owner:
     """The named user; else the calling IAM user; else the root itself when ``allow_root``.
 
     Other callers (role sessions, federated users, or root where the call needs a user)
@@ -87,7 +89,7 @@ def _not_found(key_id: str) -> NoSuchEntity:
     return NoSuchEntity(f"The Access Key with id {key_id} cannot be found.")
 
 
-def _owned_key(ctx: RequestContext, owner: Owner, key_id: str) -> Row[Any]:
+def _owned_key(ctx: OperationContext, owner: Owner, key_id: str) -> Row[Any]:
     k = t.access_keys
     row = ctx.conn.execute(
         sa.select(k).where(k.c.id == key_id, k.c.account_id == ctx.account_id, owner.owns(k.c.user_id))
@@ -97,7 +99,7 @@ def _owned_key(ctx: RequestContext, owner: Owner, key_id: str) -> Row[Any]:
     return row
 
 
-def _metadata(ctx: RequestContext, owner: Owner, row: Row[Any]) -> dict[str, Any]:
+def _metadata(ctx: OperationContext, owner: Owner, row: Row[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if owner.user is not None:
         out["UserName"] = owner.user.name
@@ -105,8 +107,8 @@ def _metadata(ctx: RequestContext, owner: Owner, row: Row[Any]) -> dict[str, Any
     return out
 
 
-@operation("iam", "CreateAccessKey")
-def create_access_key(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "CreateAccessKey", target=user_or_caller())
+def create_access_key(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     owner = resolve_owner(ctx, p)
     k = t.access_keys
     existing = c.count(ctx, sa.select(k.c.id).where(k.c.account_id == ctx.account_id, owner.owns(k.c.user_id)))
@@ -142,8 +144,8 @@ def create_access_key(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, An
     }
 
 
-@operation("iam", "ListAccessKeys")
-def list_access_keys(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListAccessKeys", target=user_or_caller())
+def list_access_keys(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     owner = resolve_owner(ctx, p)
     k = t.access_keys
     query = sa.select(k.c.id, k.c.status, k.c.created_at).where(
@@ -153,8 +155,8 @@ def list_access_keys(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any
     return {"AccessKeyMetadata": [_metadata(ctx, owner, r) for r in rows], **extra}
 
 
-@operation("iam", "UpdateAccessKey")
-def update_access_key(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "UpdateAccessKey", target=user_or_caller())
+def update_access_key(ctx: OperationContext, p: dict[str, Any]) -> None:
     owner = resolve_owner(ctx, p)
     status = check_status(p["Status"])
     row = _owned_key(ctx, owner, p["AccessKeyId"])
@@ -163,16 +165,27 @@ def update_access_key(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "DeleteAccessKey")
-def delete_access_key(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteAccessKey", target=user_or_caller())
+def delete_access_key(ctx: OperationContext, p: dict[str, Any]) -> None:
     owner = resolve_owner(ctx, p)
     row = _owned_key(ctx, owner, p["AccessKeyId"])
     ctx.conn.execute(t.access_keys.delete().where(t.access_keys.c.id == row.id))
     return None
 
 
-@operation("iam", "GetAccessKeyLastUsed")
-def get_access_key_last_used(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+def _key_owner(q: TargetQuery) -> Target | None:
+    """GetAccessKeyLastUsed acts on the user who owns the key (AWS: resource type ``user``)."""
+    k, u = t.access_keys, t.users
+    row = q.conn.execute(
+        sa.select(u.c.name, u.c.path)
+        .select_from(k.join(u, u.c.id == k.c.user_id))
+        .where(k.c.id == q.params.get("AccessKeyId"), k.c.account_id == q.account)
+    ).first()
+    return None if row is None else Target(iam_arn(q.partition, q.account, "user", row.path, row.name))
+
+
+@operation("iam", "GetAccessKeyLastUsed", target=first(_key_owner, any_resource))
+def get_access_key_last_used(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     k, u = t.access_keys, t.users
     key_id = p["AccessKeyId"]
     row = ctx.conn.execute(

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from iamd.core.errors import EntityAlreadyExists, InvalidInput, NoSuchEntity
 from iamd.policy.document import SIZE_LIMITS, PolicyKind
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.registry import operation
+from iamd.services.targets import any_resource
 from iamd.store import tables as t
 
 # AWS's fixed (non-adjustable) account-summary quotas that iamd.core.quotas does not carry.
@@ -25,8 +26,8 @@ _ACCOUNT_ID_LIKE = re.compile(r"^\d{12}$")
 # --- account alias ---------------------------------------------------------------------------------
 
 
-@operation("iam", "CreateAccountAlias")
-def create_account_alias(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "CreateAccountAlias", target=any_resource)
+def create_account_alias(ctx: OperationContext, p: dict[str, Any]) -> None:
     """Give the account its alias (unique across every account of this server).
 
     As AWS documents, an account has at most one alias and creating a new one replaces the old.
@@ -47,8 +48,8 @@ def create_account_alias(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "DeleteAccountAlias")
-def delete_account_alias(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteAccountAlias", target=any_resource)
+def delete_account_alias(ctx: OperationContext, p: dict[str, Any]) -> None:
     alias: str = p["AccountAlias"]
     al = t.account_aliases
     result = ctx.conn.execute(al.delete().where(al.c.account_id == ctx.account_id, al.c.alias == alias))
@@ -57,8 +58,8 @@ def delete_account_alias(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "ListAccountAliases")
-def list_account_aliases(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListAccountAliases", target=any_resource)
+def list_account_aliases(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     al = t.account_aliases
     query = sa.select(al.c.alias).where(al.c.account_id == ctx.account_id)
     rows, extra = c.paginate(ctx, query, [al.c.alias], p)
@@ -68,12 +69,12 @@ def list_account_aliases(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str,
 # --- account summary ---------------------------------------------------------------------------------
 
 
-def _count_in_account(ctx: RequestContext, table: sa.Table) -> int:
+def _count_in_account(ctx: OperationContext, table: sa.Table) -> int:
     return c.count(ctx, sa.select(table.c.id).where(table.c.account_id == ctx.account_id))
 
 
 def principal_ids_clause(
-    ctx: RequestContext, type_column: sa.ColumnElement[Any], id_column: sa.ColumnElement[Any]
+    ctx: OperationContext, type_column: sa.ColumnElement[Any], id_column: sa.ColumnElement[Any]
 ) -> sa.ColumnElement[bool]:
     """``(type, id)`` names a user, group or role of the caller's account."""
     return sa.or_(
@@ -87,7 +88,7 @@ def principal_ids_clause(
     )
 
 
-def mfa_counts(ctx: RequestContext) -> tuple[int, int, bool]:
+def mfa_counts(ctx: OperationContext) -> tuple[int, int, bool]:
     """(devices, devices in use, root has MFA) of this account."""
     d = t.mfa_devices
     base = sa.select(sa.literal(1)).select_from(d).where(d.c.account_id == ctx.account_id)
@@ -97,13 +98,13 @@ def mfa_counts(ctx: RequestContext) -> tuple[int, int, bool]:
     return c.count(ctx, base), in_use, root_enabled
 
 
-def _providers(ctx: RequestContext) -> int:
+def _providers(ctx: OperationContext) -> int:
     """Identity providers (SAML, OIDC) of the account: none exist until the federation issue."""
     return 0
 
 
-@operation("iam", "GetAccountSummary")
-def get_account_summary(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetAccountSummary", target=any_resource)
+def get_account_summary(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     acct = ctx.account_id
     ak, sc, pa = t.access_keys, t.signing_certificates, t.policy_attachments
     mp = t.managed_policies
@@ -114,7 +115,7 @@ def get_account_summary(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, 
         ctx, sa.select(pa.c.policy_id).where(principal_ids_clause(ctx, pa.c.principal_type, pa.c.principal_id))
     )
     mfa_total, mfa_in_use, root_mfa = mfa_counts(ctx)
-    quotas = ctx.settings.quotas
+    quotas = ctx.quotas
     summary: dict[str, int] = {
         "Users": _count_in_account(ctx, t.users),
         "UsersQuota": quotas.users,

@@ -11,11 +11,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, PolicyNotAttachable
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam import policies
 from iamd.services.iam.guards import refuse_protected_role
 from iamd.services.registry import operation
+from iamd.services.targets import arn_param, existing, policy_arn
 from iamd.store import tables as t
 
 
@@ -35,7 +36,7 @@ GROUP = Kind("group", t.groups, "GroupName", "PoliciesPerGroup")
 ROLE = Kind("role", t.roles, "RoleName", "PoliciesPerRole")
 
 
-def get_principal(ctx: RequestContext, kind: Kind, name: str, *, for_change: bool = False) -> Row[Any]:
+def get_principal(ctx: OperationContext, kind: Kind, name: str, *, for_change: bool = False) -> Row[Any]:
     """The named user, group or role; for changes, locked and refused for protected roles."""
     row = c.get_named(ctx, kind.table, name)
     if for_change:
@@ -46,7 +47,7 @@ def get_principal(ctx: RequestContext, kind: Kind, name: str, *, for_change: boo
     return row
 
 
-def _insert_ignore(ctx: RequestContext, table: sa.Table, values: dict[str, Any]) -> None:
+def _insert_ignore(ctx: OperationContext, table: sa.Table, values: dict[str, Any]) -> None:
     name = ctx.conn.dialect.name
     if name == "postgresql":
         ctx.conn.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())
@@ -59,7 +60,7 @@ def _insert_ignore(ctx: RequestContext, table: sa.Table, values: dict[str, Any])
 # --- attach / detach ---------------------------------------------------------------------------------
 
 
-def attach(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> None:
+def attach(ctx: OperationContext, kind: Kind, p: Mapping[str, Any]) -> None:
     entity = get_principal(ctx, kind, p[kind.param], for_change=True)
     policy = c.get_policy(ctx, p["PolicyArn"])
     if not policy.is_attachable:
@@ -69,13 +70,13 @@ def attach(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> None:
     if c.has_rows(ctx, sa.select(pa.c.policy_id).where(*mine, pa.c.policy_id == policy.id)):
         return  # attaching twice changes nothing
     current = c.count(ctx, sa.select(pa.c.policy_id).where(*mine))
-    limit = ctx.settings.quotas.attached_policies
+    limit = ctx.quotas.attached_policies
     if current >= limit:
         raise LimitExceeded(f"Cannot exceed quota for {kind.quota_name}: {limit}")
     _insert_ignore(ctx, pa, {"policy_id": policy.id, "principal_type": kind.name, "principal_id": entity.id})
 
 
-def detach(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> None:
+def detach(ctx: OperationContext, kind: Kind, p: Mapping[str, Any]) -> None:
     entity = get_principal(ctx, kind, p[kind.param], for_change=True)
     policy_arn: str = p["PolicyArn"]
     policy = c.find_policy(ctx, policy_arn)
@@ -91,7 +92,7 @@ def detach(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> None:
     raise NoSuchEntity(f"Policy {policy_arn} was not found.")
 
 
-def list_attached(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> dict[str, Any]:
+def list_attached(ctx: OperationContext, kind: Kind, p: Mapping[str, Any]) -> dict[str, Any]:
     entity = get_principal(ctx, kind, p[kind.param])
     pa, mp = t.policy_attachments, t.managed_policies
     query = (
@@ -106,54 +107,54 @@ def list_attached(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> dict
     return {"AttachedPolicies": [{"PolicyName": r.name, "PolicyArn": r.arn} for r in rows], **extra}
 
 
-@operation("iam", "AttachUserPolicy")
-def attach_user_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "AttachUserPolicy", target=existing("user", "UserName"), request_keys=(policy_arn,))
+def attach_user_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     attach(ctx, USER, p)
     return None
 
 
-@operation("iam", "AttachGroupPolicy")
-def attach_group_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "AttachGroupPolicy", target=existing("group", "GroupName"), request_keys=(policy_arn,))
+def attach_group_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     attach(ctx, GROUP, p)
     return None
 
 
-@operation("iam", "AttachRolePolicy")
-def attach_role_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "AttachRolePolicy", target=existing("role", "RoleName"), request_keys=(policy_arn,))
+def attach_role_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     attach(ctx, ROLE, p)
     return None
 
 
-@operation("iam", "DetachUserPolicy")
-def detach_user_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DetachUserPolicy", target=existing("user", "UserName"), request_keys=(policy_arn,))
+def detach_user_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     detach(ctx, USER, p)
     return None
 
 
-@operation("iam", "DetachGroupPolicy")
-def detach_group_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DetachGroupPolicy", target=existing("group", "GroupName"), request_keys=(policy_arn,))
+def detach_group_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     detach(ctx, GROUP, p)
     return None
 
 
-@operation("iam", "DetachRolePolicy")
-def detach_role_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DetachRolePolicy", target=existing("role", "RoleName"), request_keys=(policy_arn,))
+def detach_role_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     detach(ctx, ROLE, p)
     return None
 
 
-@operation("iam", "ListAttachedUserPolicies")
-def list_attached_user_policies(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListAttachedUserPolicies", target=existing("user", "UserName"))
+def list_attached_user_policies(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return list_attached(ctx, USER, p)
 
 
-@operation("iam", "ListAttachedGroupPolicies")
-def list_attached_group_policies(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListAttachedGroupPolicies", target=existing("group", "GroupName"))
+def list_attached_group_policies(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return list_attached(ctx, GROUP, p)
 
 
-@operation("iam", "ListAttachedRolePolicies")
-def list_attached_role_policies(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListAttachedRolePolicies", target=existing("role", "RoleName"))
+def list_attached_role_policies(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return list_attached(ctx, ROLE, p)
 
 
@@ -167,8 +168,8 @@ _SECTIONS = (
 )
 
 
-@operation("iam", "ListEntitiesForPolicy")
-def list_entities_for_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListEntitiesForPolicy", target=arn_param("PolicyArn"))
+def list_entities_for_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     policy = policies.get_any(ctx, p["PolicyArn"])
     entity_filter = p.get("EntityFilter")
     usage = p.get("PolicyUsageFilter")

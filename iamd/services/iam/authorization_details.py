@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from iamd.core.errors import InvalidInput
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.account import principal_ids_clause
 from iamd.services.registry import operation
+from iamd.services.targets import any_resource
 from iamd.store import tables as t
 
 ALL_FILTERS = frozenset({"User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"})
@@ -30,13 +31,13 @@ class Section:
     output_key: str
     query: sa.Select[Any]
     order: Sequence[sa.ColumnElement[Any]]
-    render: Callable[[RequestContext, list[Row[Any]]], list[dict[str, Any]]]
+    render: Callable[[OperationContext, list[Row[Any]]], list[dict[str, Any]]]
 
 
 # --- bulk loaders (one query per page, never one per entity) ------------------------------------------
 
 
-def _inline_policies(ctx: RequestContext, kind: str, ids: list[str]) -> dict[str, list[dict[str, str]]]:
+def _inline_policies(ctx: OperationContext, kind: str, ids: list[str]) -> dict[str, list[dict[str, str]]]:
     ip = t.inline_policies
     out: dict[str, list[dict[str, str]]] = defaultdict(list)
     if not ids:
@@ -51,7 +52,7 @@ def _inline_policies(ctx: RequestContext, kind: str, ids: list[str]) -> dict[str
     return out
 
 
-def _attached(ctx: RequestContext, kind: str, ids: list[str]) -> dict[str, list[dict[str, str]]]:
+def _attached(ctx: OperationContext, kind: str, ids: list[str]) -> dict[str, list[dict[str, str]]]:
     pa, mp = t.policy_attachments, t.managed_policies
     out: dict[str, list[dict[str, str]]] = defaultdict(list)
     if not ids:
@@ -67,7 +68,7 @@ def _attached(ctx: RequestContext, kind: str, ids: list[str]) -> dict[str, list[
     return out
 
 
-def _tags(ctx: RequestContext, resource_type: str, ids: list[str]) -> dict[str, list[dict[str, str]]]:
+def _tags(ctx: OperationContext, resource_type: str, ids: list[str]) -> dict[str, list[dict[str, str]]]:
     tt = t.tags
     out: dict[str, list[dict[str, str]]] = defaultdict(list)
     if not ids:
@@ -86,7 +87,7 @@ def _tags(ctx: RequestContext, resource_type: str, ids: list[str]) -> dict[str, 
 # --- sections ------------------------------------------------------------------------------------------
 
 
-def _render_users(ctx: RequestContext, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+def _render_users(ctx: OperationContext, rows: list[Row[Any]]) -> list[dict[str, Any]]:
     ids = [r.id for r in rows]
     inline = _inline_policies(ctx, "user", ids)
     attached = _attached(ctx, "user", ids)
@@ -122,7 +123,7 @@ def _render_users(ctx: RequestContext, rows: list[Row[Any]]) -> list[dict[str, A
     return out
 
 
-def _render_groups(ctx: RequestContext, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+def _render_groups(ctx: OperationContext, rows: list[Row[Any]]) -> list[dict[str, Any]]:
     ids = [r.id for r in rows]
     inline = _inline_policies(ctx, "group", ids)
     attached = _attached(ctx, "group", ids)
@@ -149,7 +150,7 @@ def _role_last_used(r: Row[Any]) -> dict[str, Any]:
     return out
 
 
-def _role_output(ctx: RequestContext, r: Row[Any]) -> dict[str, Any]:
+def _role_output(ctx: OperationContext, r: Row[Any]) -> dict[str, Any]:
     """A role as AWS nests it inside an instance profile."""
     out: dict[str, Any] = {
         "Path": r.path,
@@ -165,7 +166,7 @@ def _role_output(ctx: RequestContext, r: Row[Any]) -> dict[str, Any]:
     return out
 
 
-def _instance_profiles(ctx: RequestContext, role_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _instance_profiles(ctx: OperationContext, role_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if not role_ids:
         return out
@@ -202,7 +203,7 @@ def _instance_profiles(ctx: RequestContext, role_ids: list[str]) -> dict[str, li
     return out
 
 
-def _render_roles(ctx: RequestContext, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+def _render_roles(ctx: OperationContext, rows: list[Row[Any]]) -> list[dict[str, Any]]:
     ids = [r.id for r in rows]
     inline = _inline_policies(ctx, "role", ids)
     attached = _attached(ctx, "role", ids)
@@ -231,7 +232,7 @@ def _render_roles(ctx: RequestContext, rows: list[Row[Any]]) -> list[dict[str, A
     return out
 
 
-def _attachment_count(ctx: RequestContext) -> sa.ScalarSelect[Any]:
+def _attachment_count(ctx: OperationContext) -> sa.ScalarSelect[Any]:
     pa = t.policy_attachments.alias("pa_count")
     return (
         sa.select(sa.func.count())
@@ -244,7 +245,7 @@ def _attachment_count(ctx: RequestContext) -> sa.ScalarSelect[Any]:
     )
 
 
-def _boundary_count(ctx: RequestContext) -> sa.ColumnElement[Any]:
+def _boundary_count(ctx: OperationContext) -> sa.ColumnElement[Any]:
     arn = t.managed_policies.c.arn
     users = (
         sa.select(sa.func.count())
@@ -261,7 +262,7 @@ def _boundary_count(ctx: RequestContext) -> sa.ColumnElement[Any]:
     return users + roles
 
 
-def _render_policies(ctx: RequestContext, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+def _render_policies(ctx: OperationContext, rows: list[Row[Any]]) -> list[dict[str, Any]]:
     pv = t.policy_versions
     versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
     ids = [r.id for r in rows]
@@ -297,7 +298,7 @@ def _render_policies(ctx: RequestContext, rows: list[Row[Any]]) -> list[dict[str
     return out
 
 
-def _sections(ctx: RequestContext, filters: set[str]) -> list[Section]:
+def _sections(ctx: OperationContext, filters: set[str]) -> list[Section]:
     acct = ctx.account_id
     sections: list[Section] = []
     if "User" in filters:
@@ -335,8 +336,8 @@ def _sections(ctx: RequestContext, filters: set[str]) -> list[Section]:
     return sections
 
 
-@operation("iam", "GetAccountAuthorizationDetails")
-def get_account_authorization_details(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetAccountAuthorizationDetails", target=any_resource)
+def get_account_authorization_details(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     filters = set(p.get("Filter") or ()) or set(ALL_FILTERS)
     sections = _sections(ctx, filters)
     names = [s.name for s in sections]

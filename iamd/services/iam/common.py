@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 
 from iamd.core.arn import iam_arn
 from iamd.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, ValidationError
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.store import tables as t
 
 DEFAULT_MAX_ITEMS = 100
@@ -38,7 +38,7 @@ def decode_marker(marker: str, arity: int = 1) -> list[Any]:
 
 
 def paginate(
-    ctx: RequestContext,
+    ctx: OperationContext,
     query: sa.Select[Any],
     order_columns: Sequence[sa.ColumnElement[Any]],
     params: Mapping[str, Any],
@@ -97,7 +97,7 @@ def check_path(path: str | None) -> str:
 # --- ARNs ----------------------------------------------------------------------------------------
 
 
-def arn(ctx: RequestContext, kind: str, path: str, name: str, account: str | None = None) -> str:
+def arn(ctx: OperationContext, kind: str, path: str, name: str, account: str | None = None) -> str:
     return iam_arn(ctx.partition, account or ctx.account_id, kind, path, name)
 
 
@@ -112,32 +112,32 @@ _NOT_FOUND = {
 }
 
 
-def find_named(ctx: RequestContext, table: sa.Table, name: str) -> Row[Any] | None:
+def find_named(ctx: OperationContext, table: sa.Table, name: str) -> Row[Any] | None:
     return ctx.conn.execute(
         sa.select(table).where(table.c.account_id == ctx.account_id, table.c.name_key == name.lower())
     ).first()
 
 
-def get_named(ctx: RequestContext, table: sa.Table, name: str) -> Row[Any]:
+def get_named(ctx: OperationContext, table: sa.Table, name: str) -> Row[Any]:
     row = find_named(ctx, table, name)
     if row is None:
         raise NoSuchEntity(_NOT_FOUND[table.name].format(name))
     return row
 
 
-def get_user(ctx: RequestContext, name: str) -> Row[Any]:
+def get_user(ctx: OperationContext, name: str) -> Row[Any]:
     return get_named(ctx, t.users, name)
 
 
-def get_group(ctx: RequestContext, name: str) -> Row[Any]:
+def get_group(ctx: OperationContext, name: str) -> Row[Any]:
     return get_named(ctx, t.groups, name)
 
 
-def get_role(ctx: RequestContext, name: str) -> Row[Any]:
+def get_role(ctx: OperationContext, name: str) -> Row[Any]:
     return get_named(ctx, t.roles, name)
 
 
-def caller_user_or_named(ctx: RequestContext, params: Mapping[str, Any]) -> Row[Any] | None:
+def caller_user_or_named(ctx: OperationContext, params: Mapping[str, Any]) -> Row[Any] | None:
     """The named user, or the calling IAM user when no UserName is given (None for root)."""
     name = params.get("UserName")
     if name:
@@ -147,12 +147,12 @@ def caller_user_or_named(ctx: RequestContext, params: Mapping[str, Any]) -> Row[
     return None
 
 
-def count(ctx: RequestContext, query: sa.Select[Any]) -> int:
+def count(ctx: OperationContext, query: sa.Select[Any]) -> int:
     return int(ctx.conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar() or 0)
 
 
-def check_quota(ctx: RequestContext, name: str, current: int, message: str) -> None:
-    limit = ctx.settings.quotas.limit(name)
+def check_quota(ctx: OperationContext, name: str, current: int, message: str) -> None:
+    limit = ctx.quotas.limit(name)
     if current >= limit:
         raise LimitExceeded(message.format(limit=limit))
 
@@ -171,7 +171,7 @@ def validate_tags(tags: Sequence[Mapping[str, str]]) -> None:
         seen.add(key.lower())
 
 
-def put_tags(ctx: RequestContext, resource_type: str, resource_id: str, tags: Sequence[Mapping[str, str]]) -> None:
+def put_tags(ctx: OperationContext, resource_type: str, resource_id: str, tags: Sequence[Mapping[str, str]]) -> None:
     """Add or overwrite tags, enforcing AWS's rules and the 50-tag quota."""
     if not tags:
         return
@@ -184,7 +184,7 @@ def put_tags(ctx: RequestContext, resource_type: str, resource_id: str, tags: Se
         )
     }
     new_keys = {tag["Key"].lower() for tag in tags}
-    limit = ctx.settings.quotas.tags
+    limit = ctx.quotas.tags
     if len(existing | new_keys) > limit:
         raise LimitExceeded(f"The number of tags has reached the maximum limit of {limit}.")
     for tag in tags:
@@ -209,7 +209,7 @@ def put_tags(ctx: RequestContext, resource_type: str, resource_id: str, tags: Se
             )
 
 
-def remove_tags(ctx: RequestContext, resource_type: str, resource_id: str, keys: Sequence[str]) -> None:
+def remove_tags(ctx: OperationContext, resource_type: str, resource_id: str, keys: Sequence[str]) -> None:
     tt = t.tags
     lowered = [k.lower() for k in keys]
     if lowered:
@@ -220,12 +220,12 @@ def remove_tags(ctx: RequestContext, resource_type: str, resource_id: str, keys:
         )
 
 
-def delete_all_tags(ctx: RequestContext, resource_type: str, resource_id: str) -> None:
+def delete_all_tags(ctx: OperationContext, resource_type: str, resource_id: str) -> None:
     tt = t.tags
     ctx.conn.execute(tt.delete().where(tt.c.resource_type == resource_type, tt.c.resource_id == resource_id))
 
 
-def _sorted_tags(ctx: RequestContext, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
+def _sorted_tags(ctx: OperationContext, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
     """A resource's tags as (key, value) in plain key order (code points, as AWS lists them).
 
     Sorted here rather than in SQL so that SQLite and PostgreSQL (whose collations differ) agree;
@@ -238,12 +238,12 @@ def _sorted_tags(ctx: RequestContext, resource_type: str, resource_id: str) -> l
     return sorted((r.key, r.value) for r in rows)
 
 
-def get_tags(ctx: RequestContext, resource_type: str, resource_id: str) -> list[dict[str, str]]:
+def get_tags(ctx: OperationContext, resource_type: str, resource_id: str) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in _sorted_tags(ctx, resource_type, resource_id)]
 
 
 def list_tags_page(
-    ctx: RequestContext, resource_type: str, resource_id: str, params: Mapping[str, Any]
+    ctx: OperationContext, resource_type: str, resource_id: str, params: Mapping[str, Any]
 ) -> dict[str, Any]:
     """One page of List*Tags: plain key order, the marker being the page's last key."""
     tags = _sorted_tags(ctx, resource_type, resource_id)
@@ -263,20 +263,20 @@ def list_tags_page(
 # --- inline policy helpers shared by users, groups and roles ---------------------------------------
 
 
-def delete_principal_policies(ctx: RequestContext, principal_type: str, principal_id: str) -> None:
+def delete_principal_policies(ctx: OperationContext, principal_type: str, principal_id: str) -> None:
     ip, pa = t.inline_policies, t.policy_attachments
     ctx.conn.execute(ip.delete().where(ip.c.principal_type == principal_type, ip.c.principal_id == principal_id))
     ctx.conn.execute(pa.delete().where(pa.c.principal_type == principal_type, pa.c.principal_id == principal_id))
 
 
-def has_rows(ctx: RequestContext, query: sa.Select[Any]) -> bool:
+def has_rows(ctx: OperationContext, query: sa.Select[Any]) -> bool:
     return ctx.conn.execute(query.limit(1)).first() is not None
 
 
 # --- managed policies by ARN ------------------------------------------------------------------------
 
 
-def find_policy(ctx: RequestContext, policy_arn: str) -> Row[Any] | None:
+def find_policy(ctx: OperationContext, policy_arn: str) -> Row[Any] | None:
     mp = t.managed_policies
     row = ctx.conn.execute(sa.select(mp).where(mp.c.arn == policy_arn)).first()
     if row is None or row.account_id not in ("aws", ctx.account_id):
@@ -284,7 +284,7 @@ def find_policy(ctx: RequestContext, policy_arn: str) -> Row[Any] | None:
     return row
 
 
-def get_policy(ctx: RequestContext, policy_arn: str) -> Row[Any]:
+def get_policy(ctx: OperationContext, policy_arn: str) -> Row[Any]:
     row = find_policy(ctx, policy_arn)
     if row is None:
         raise NoSuchEntity(f"Policy {policy_arn} does not exist or is not attachable.")
@@ -297,7 +297,7 @@ def boundary_output(boundary_arn: str | None) -> dict[str, str] | None:
     return {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": boundary_arn}
 
 
-def check_boundary(ctx: RequestContext, boundary_arn: str) -> None:
+def check_boundary(ctx: OperationContext, boundary_arn: str) -> None:
     """A permissions boundary must be an existing managed policy (AWS or this account's)."""
     if find_policy(ctx, boundary_arn) is None:
         raise NoSuchEntity(f"Scope ARN: {boundary_arn} does not exist or is not attachable.")

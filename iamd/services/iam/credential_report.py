@@ -15,10 +15,11 @@ from sqlalchemy.engine import Row
 
 from iamd.core.arn import root_arn
 from iamd.core.errors import CredentialReportExpired, CredentialReportNotPresent
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam import login_profiles
 from iamd.services.registry import operation
+from iamd.services.targets import any_resource
 from iamd.store import tables as t
 
 REPORT_TTL_SECONDS = 4 * 3600
@@ -101,12 +102,12 @@ def _cert_columns(certs: Sequence[Row[Any]]) -> list[str]:
     return out
 
 
-def _max_password_age_days(ctx: RequestContext) -> int | None:
+def _max_password_age_days(ctx: OperationContext) -> int | None:
     policy = login_profiles.get_policy(ctx)
     return policy.max_age if policy is not None and policy.max_age else None
 
 
-def _mfa_users(ctx: RequestContext) -> tuple[set[str], bool]:
+def _mfa_users(ctx: OperationContext) -> tuple[set[str], bool]:
     """Ids of users with an enabled MFA device, and whether the root has one."""
     d = t.mfa_devices
     rows = ctx.conn.execute(
@@ -122,7 +123,7 @@ def _mfa_users(ctx: RequestContext) -> tuple[set[str], bool]:
     return users, root
 
 
-def build_report(ctx: RequestContext) -> bytes:
+def build_report(ctx: OperationContext) -> bytes:
     acct = ctx.account_id
     ak, sc, lp, u = t.access_keys, t.signing_certificates, t.login_profiles, t.users
     keys: dict[str | None, list[Row[Any]]] = defaultdict(list)
@@ -184,7 +185,7 @@ def build_report(ctx: RequestContext) -> bytes:
     return buf.getvalue().rstrip("\n").encode()
 
 
-def _upsert(ctx: RequestContext, generated_at: float, content: bytes) -> None:
+def _upsert(ctx: OperationContext, generated_at: float, content: bytes) -> None:
     cr = t.credential_reports
     values = {"account_id": ctx.account_id, "generated_at": generated_at, "content": content}
     dialect = ctx.conn.dialect.name
@@ -199,8 +200,8 @@ def _upsert(ctx: RequestContext, generated_at: float, content: bytes) -> None:
     ctx.conn.execute(cr.insert().values(**values))
 
 
-@operation("iam", "GenerateCredentialReport")
-def generate_credential_report(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GenerateCredentialReport", target=any_resource)
+def generate_credential_report(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     cr = t.credential_reports
     now = ctx.now()
     generated_at = ctx.conn.execute(sa.select(cr.c.generated_at).where(cr.c.account_id == ctx.account_id)).scalar()
@@ -210,8 +211,8 @@ def generate_credential_report(ctx: RequestContext, p: dict[str, Any]) -> Mappin
     return {"State": "STARTED", "Description": STARTED_DESCRIPTION}
 
 
-@operation("iam", "GetCredentialReport")
-def get_credential_report(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetCredentialReport", target=any_resource)
+def get_credential_report(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     cr = t.credential_reports
     row = ctx.conn.execute(sa.select(cr).where(cr.c.account_id == ctx.account_id)).first()
     if row is None:

@@ -10,14 +10,15 @@ from sqlalchemy.engine import Row
 
 from iamd.core import ids
 from iamd.core.errors import DeleteConflict, EntityAlreadyExists
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.users import user_output
 from iamd.services.registry import operation
+from iamd.services.targets import created, existing, listing
 from iamd.store import tables as t
 
 
-def group_output(ctx: RequestContext, row: Row[Any]) -> dict[str, Any]:
+def group_output(ctx: OperationContext, row: Row[Any]) -> dict[str, Any]:
     return {
         "Path": row.path,
         "GroupName": row.name,
@@ -27,8 +28,8 @@ def group_output(ctx: RequestContext, row: Row[Any]) -> dict[str, Any]:
     }
 
 
-@operation("iam", "CreateGroup")
-def create_group(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "CreateGroup", target=created("group", "GroupName"))
+def create_group(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     path = c.check_path(p.get("Path"))
     name: str = p["GroupName"]
     g = t.groups
@@ -55,8 +56,8 @@ def create_group(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"Group": group_output(ctx, row)}
 
 
-@operation("iam", "GetGroup")
-def get_group(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetGroup", target=existing("group", "GroupName"))
+def get_group(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     group = c.get_group(ctx, p["GroupName"])
     u, gm = t.users, t.group_members
     query = sa.select(u).select_from(u.join(gm, gm.c.user_id == u.c.id)).where(gm.c.group_id == group.id)
@@ -64,8 +65,8 @@ def get_group(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"Group": group_output(ctx, group), "Users": [user_output(ctx, r) for r in rows], **extra}
 
 
-@operation("iam", "ListGroups")
-def list_groups(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListGroups", target=listing("group"))
+def list_groups(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     g = t.groups
     query = sa.select(g).where(g.c.account_id == ctx.account_id)
     prefix = c.path_prefix_filter(g.c.path, p)
@@ -75,8 +76,8 @@ def list_groups(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"Groups": [group_output(ctx, r) for r in rows], **extra}
 
 
-@operation("iam", "UpdateGroup")
-def update_group(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "UpdateGroup", target=existing("group", "GroupName"))
+def update_group(ctx: OperationContext, p: dict[str, Any]) -> None:
     new_path = c.check_path(p["NewPath"]) if p.get("NewPath") else None
     row = c.get_group(ctx, p["GroupName"])
     values: dict[str, Any] = {}
@@ -93,8 +94,8 @@ def update_group(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "DeleteGroup")
-def delete_group(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteGroup", target=existing("group", "GroupName"))
+def delete_group(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = c.get_group(ctx, p["GroupName"])
     gid = row.id
     ip, pa, gm = t.inline_policies, t.policy_attachments, t.group_members
@@ -113,8 +114,8 @@ def delete_group(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "AddUserToGroup")
-def add_user_to_group(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "AddUserToGroup", target=existing("group", "GroupName"))
+def add_user_to_group(ctx: OperationContext, p: dict[str, Any]) -> None:
     group = c.get_group(ctx, p["GroupName"])
     user = c.get_user(ctx, p["UserName"])
     gm = t.group_members
@@ -130,8 +131,8 @@ def add_user_to_group(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "RemoveUserFromGroup")
-def remove_user_from_group(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "RemoveUserFromGroup", target=existing("group", "GroupName"))
+def remove_user_from_group(ctx: OperationContext, p: dict[str, Any]) -> None:
     group = c.get_group(ctx, p["GroupName"])
     user = c.get_user(ctx, p["UserName"])
     gm = t.group_members
@@ -141,8 +142,8 @@ def remove_user_from_group(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "ListGroupsForUser")
-def list_groups_for_user(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListGroupsForUser", target=existing("user", "UserName"))
+def list_groups_for_user(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     user = c.get_user(ctx, p["UserName"])
     g, gm = t.groups, t.group_members
     query = sa.select(g).select_from(g.join(gm, gm.c.group_id == g.c.id)).where(gm.c.user_id == user.id)

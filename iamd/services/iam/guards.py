@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Row
 
 from iamd.core.errors import AccessDenied, UnmodifiableEntity
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 
 SERVICE_ROLE_PATH = "/aws-service-role/"
 RESERVED_PATH = "/aws-reserved/"
@@ -78,7 +78,7 @@ def is_aws_managed(row: Row[Any]) -> bool:
     return bool(row.account_id == AWS_ACCOUNT)
 
 
-def refuse_aws_managed_policy(ctx: RequestContext, row: Row[Any], action: str) -> None:
+def refuse_aws_managed_policy(ctx: OperationContext, row: Row[Any], action: str) -> None:
     """Raise AWS's AccessDenied for a change to an AWS managed policy."""
     if is_aws_managed(row):
         raise AccessDenied(

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 
 from iamd.core.errors import LimitExceeded, NoSuchEntity
 from iamd.policy.document import SIZE_LIMITS, PolicyKind, check_document, policy_size
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.attachments import GROUP, ROLE, USER, Kind, get_principal
 from iamd.services.registry import operation
+from iamd.services.targets import existing
 from iamd.store import tables as t
 
 _POLICY_KIND = {"user": PolicyKind.USER_INLINE, "group": PolicyKind.GROUP_INLINE, "role": PolicyKind.ROLE_INLINE}
@@ -26,7 +27,7 @@ def not_found(kind: Kind, policy_name: str) -> NoSuchEntity:
     return NoSuchEntity(f"The {kind.name} policy with name {policy_name} cannot be found.")
 
 
-def put(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> None:
+def put(ctx: OperationContext, kind: Kind, p: Mapping[str, Any]) -> None:
     entity = get_principal(ctx, kind, p[kind.param], for_change=True)
     policy_name: str = p["PolicyName"]
     document: str = p["PolicyDocument"]
@@ -53,7 +54,7 @@ def put(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> None:
         )
 
 
-def get(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> dict[str, Any]:
+def get(ctx: OperationContext, kind: Kind, p: Mapping[str, Any]) -> dict[str, Any]:
     entity = get_principal(ctx, kind, p[kind.param])
     policy_name: str = p["PolicyName"]
     ip = t.inline_policies
@@ -67,7 +68,7 @@ def get(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> dict[str, Any]
     return {kind.param: entity.name, "PolicyName": row.name, "PolicyDocument": row.document}
 
 
-def delete(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> None:
+def delete(ctx: OperationContext, kind: Kind, p: Mapping[str, Any]) -> None:
     entity = get_principal(ctx, kind, p[kind.param], for_change=True)
     policy_name: str = p["PolicyName"]
     ip = t.inline_policies
@@ -80,7 +81,7 @@ def delete(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> None:
         raise not_found(kind, policy_name)
 
 
-def list_names(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> dict[str, Any]:
+def list_names(ctx: OperationContext, kind: Kind, p: Mapping[str, Any]) -> dict[str, Any]:
     entity = get_principal(ctx, kind, p[kind.param])
     ip = t.inline_policies
     query = sa.select(ip.c.name, ip.c.name_key).where(ip.c.principal_type == kind.name, ip.c.principal_id == entity.id)
@@ -88,67 +89,67 @@ def list_names(ctx: RequestContext, kind: Kind, p: Mapping[str, Any]) -> dict[st
     return {"PolicyNames": [r.name for r in rows], **extra}
 
 
-@operation("iam", "PutUserPolicy")
-def put_user_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "PutUserPolicy", target=existing("user", "UserName"))
+def put_user_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     put(ctx, USER, p)
     return None
 
 
-@operation("iam", "PutGroupPolicy")
-def put_group_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "PutGroupPolicy", target=existing("group", "GroupName"))
+def put_group_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     put(ctx, GROUP, p)
     return None
 
 
-@operation("iam", "PutRolePolicy")
-def put_role_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "PutRolePolicy", target=existing("role", "RoleName"))
+def put_role_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     put(ctx, ROLE, p)
     return None
 
 
-@operation("iam", "GetUserPolicy")
-def get_user_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetUserPolicy", target=existing("user", "UserName"))
+def get_user_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return get(ctx, USER, p)
 
 
-@operation("iam", "GetGroupPolicy")
-def get_group_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetGroupPolicy", target=existing("group", "GroupName"))
+def get_group_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return get(ctx, GROUP, p)
 
 
-@operation("iam", "GetRolePolicy")
-def get_role_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetRolePolicy", target=existing("role", "RoleName"))
+def get_role_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return get(ctx, ROLE, p)
 
 
-@operation("iam", "DeleteUserPolicy")
-def delete_user_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteUserPolicy", target=existing("user", "UserName"))
+def delete_user_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     delete(ctx, USER, p)
     return None
 
 
-@operation("iam", "DeleteGroupPolicy")
-def delete_group_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteGroupPolicy", target=existing("group", "GroupName"))
+def delete_group_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     delete(ctx, GROUP, p)
     return None
 
 
-@operation("iam", "DeleteRolePolicy")
-def delete_role_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteRolePolicy", target=existing("role", "RoleName"))
+def delete_role_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     delete(ctx, ROLE, p)
     return None
 
 
-@operation("iam", "ListUserPolicies")
-def list_user_policies(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListUserPolicies", target=existing("user", "UserName"))
+def list_user_policies(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return list_names(ctx, USER, p)
 
 
-@operation("iam", "ListGroupPolicies")
-def list_group_policies(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListGroupPolicies", target=existing("group", "GroupName"))
+def list_group_policies(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return list_names(ctx, GROUP, p)
 
 
-@operation("iam", "ListRolePolicies")
-def list_role_policies(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListRolePolicies", target=existing("role", "RoleName"))
+def list_role_policies(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return list_names(ctx, ROLE, p)

@@ -11,18 +11,19 @@ from sqlalchemy.engine import Row
 
 from iamd.core import ids
 from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.guards import refuse_protected_role
 from iamd.services.iam.roles import role_output
 from iamd.services.registry import operation
+from iamd.services.targets import created, existing, listing, request_tags
 from iamd.store import tables as t
 
 RESOURCE = "instance-profile"
 """Resource type of instance profiles in the tags table."""
 
 
-def roles_of_profiles(ctx: RequestContext, profile_ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
+def roles_of_profiles(ctx: OperationContext, profile_ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
     """The role rows of each instance profile (one query), ordered by role name."""
     if not profile_ids:
         return {}
@@ -40,7 +41,7 @@ def roles_of_profiles(ctx: RequestContext, profile_ids: Sequence[str]) -> dict[s
 
 
 def profile_output(
-    ctx: RequestContext,
+    ctx: OperationContext,
     row: Row[Any],
     *,
     with_tags: bool = False,
@@ -64,17 +65,22 @@ def profile_output(
     return out
 
 
-def _page_output(ctx: RequestContext, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+def _page_output(ctx: OperationContext, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     roles = roles_of_profiles(ctx, [row.id for row in rows])
     return [profile_output(ctx, row, roles=roles.get(row.id, [])) for row in rows]
 
 
-def get_profile(ctx: RequestContext, name: str) -> Row[Any]:
+def get_profile(ctx: OperationContext, name: str) -> Row[Any]:
     return c.get_named(ctx, t.instance_profiles, name)
 
 
-@operation("iam", "CreateInstanceProfile")
-def create_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation(
+    "iam",
+    "CreateInstanceProfile",
+    target=created("instance-profile", "InstanceProfileName"),
+    request_keys=(request_tags,),
+)
+def create_instance_profile(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     path = c.check_path(p.get("Path"))
     name: str = p["InstanceProfileName"]
     ip = t.instance_profiles
@@ -102,13 +108,13 @@ def create_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[s
     return {"InstanceProfile": profile_output(ctx, row, with_tags=True, roles=[])}
 
 
-@operation("iam", "GetInstanceProfile")
-def get_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetInstanceProfile", target=existing("instance-profile", "InstanceProfileName"))
+def get_instance_profile(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"InstanceProfile": profile_output(ctx, get_profile(ctx, p["InstanceProfileName"]), with_tags=True)}
 
 
-@operation("iam", "ListInstanceProfiles")
-def list_instance_profiles(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListInstanceProfiles", target=listing("instance-profile"))
+def list_instance_profiles(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     ip = t.instance_profiles
     query = sa.select(ip).where(ip.c.account_id == ctx.account_id)
     prefix = c.path_prefix_filter(ip.c.path, p)
@@ -118,8 +124,8 @@ def list_instance_profiles(ctx: RequestContext, p: dict[str, Any]) -> Mapping[st
     return {"InstanceProfiles": _page_output(ctx, rows), **extra}
 
 
-@operation("iam", "ListInstanceProfilesForRole")
-def list_instance_profiles_for_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListInstanceProfilesForRole", target=existing("role", "RoleName"))
+def list_instance_profiles_for_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     role = c.get_role(ctx, p["RoleName"])
     ip, ipr = t.instance_profiles, t.instance_profile_roles
     query = (
@@ -131,8 +137,8 @@ def list_instance_profiles_for_role(ctx: RequestContext, p: dict[str, Any]) -> M
     return {"InstanceProfiles": _page_output(ctx, rows), **extra}
 
 
-@operation("iam", "DeleteInstanceProfile")
-def delete_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteInstanceProfile", target=existing("instance-profile", "InstanceProfileName"))
+def delete_instance_profile(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = get_profile(ctx, p["InstanceProfileName"])
     ipr = t.instance_profile_roles
     if c.has_rows(ctx, sa.select(ipr.c.role_id).where(ipr.c.instance_profile_id == row.id)):
@@ -142,8 +148,8 @@ def delete_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "AddRoleToInstanceProfile")
-def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "AddRoleToInstanceProfile", target=existing("instance-profile", "InstanceProfileName"))
+def add_role_to_instance_profile(ctx: OperationContext, p: dict[str, Any]) -> None:
     profile = get_profile(ctx, p["InstanceProfileName"])
     role = c.get_role(ctx, p["RoleName"])
     refuse_protected_role(role)
@@ -154,15 +160,15 @@ def add_role_to_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None
     ]
     if role.id in current:
         raise EntityAlreadyExists(f"Role {role.name} already exists in instance profile {profile.name}.")
-    limit = ctx.settings.quotas.roles_per_instance_profile
+    limit = ctx.quotas.roles_per_instance_profile
     if len(current) >= limit:
         raise LimitExceeded(f"Cannot exceed quota for InstanceSessionsPerInstanceProfile: {limit}")
     ctx.conn.execute(ipr.insert().values(instance_profile_id=profile.id, role_id=role.id))
     return None
 
 
-@operation("iam", "RemoveRoleFromInstanceProfile")
-def remove_role_from_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "RemoveRoleFromInstanceProfile", target=existing("instance-profile", "InstanceProfileName"))
+def remove_role_from_instance_profile(ctx: OperationContext, p: dict[str, Any]) -> None:
     profile = get_profile(ctx, p["InstanceProfileName"])
     role = c.get_role(ctx, p["RoleName"])
     refuse_protected_role(role)
@@ -171,23 +177,3 @@ def remove_role_from_instance_profile(ctx: RequestContext, p: dict[str, Any]) ->
     if result.rowcount == 0:
         raise NoSuchEntity(f"Role {role.name} in Instance Profile {profile.name} cannot be found.")
     return None
-
-
-@operation("iam", "TagInstanceProfile")
-def tag_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = get_profile(ctx, p["InstanceProfileName"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagInstanceProfile")
-def untag_instance_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = get_profile(ctx, p["InstanceProfileName"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListInstanceProfileTags")
-def list_instance_profile_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = get_profile(ctx, p["InstanceProfileName"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)

@@ -24,10 +24,11 @@ from iamd.core.errors import (
     ValidationError,
 )
 from iamd.core.principal import PrincipalKind
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.access_keys import resolve_owner
 from iamd.services.registry import operation
+from iamd.services.targets import any_resource, calling_user, existing, first
 from iamd.store import tables as t
 
 _HASHER = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
@@ -103,7 +104,7 @@ def load_policy(conn: Connection, account_id: str) -> PasswordPolicy | None:
     return PasswordPolicy.from_json(text) if text else None
 
 
-def get_policy(ctx: RequestContext) -> PasswordPolicy | None:
+def get_policy(ctx: OperationContext) -> PasswordPolicy | None:
     """The caller's account's custom password policy, or None when it has none."""
     return load_policy(ctx.conn, ctx.account_id)
 
@@ -116,7 +117,7 @@ def _character_classes(password: str) -> tuple[bool, bool, bool, bool]:
     return upper, lower, digit, symbol
 
 
-def check_password(ctx: RequestContext, password: str) -> None:
+def check_password(ctx: OperationContext, password: str) -> None:
     """Raise PasswordPolicyViolation unless ``password`` satisfies the account's password policy.
 
     Without a custom policy AWS's default applies: at least 8 characters, at least three of
@@ -146,7 +147,7 @@ def check_password(ctx: RequestContext, password: str) -> None:
         raise PasswordPolicyViolation(POLICY_VIOLATION)
 
 
-def _check_reuse(ctx: RequestContext, profile: Row[Any], password: str) -> None:
+def _check_reuse(ctx: OperationContext, profile: Row[Any], password: str) -> None:
     """With PasswordReusePrevention set, the current password may not be chosen again.
 
     (The store keeps only the current hash, so older passwords are not remembered.)
@@ -158,8 +159,8 @@ def _check_reuse(ctx: RequestContext, profile: Row[Any], password: str) -> None:
         )
 
 
-@operation("iam", "UpdateAccountPasswordPolicy")
-def update_account_password_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "UpdateAccountPasswordPolicy", target=any_resource)
+def update_account_password_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     policy = PasswordPolicy(
         minimum_length=int(p.get("MinimumPasswordLength") or DEFAULT_MINIMUM_LENGTH),
         require_symbols=bool(p.get("RequireSymbols", False)),
@@ -179,16 +180,16 @@ def update_account_password_policy(ctx: RequestContext, p: dict[str, Any]) -> No
     return None
 
 
-@operation("iam", "GetAccountPasswordPolicy")
-def get_account_password_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetAccountPasswordPolicy", target=any_resource)
+def get_account_password_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     policy = get_policy(ctx)
     if policy is None:
         raise NoSuchEntity(f"The Password Policy with domain name {ctx.account_id} cannot be found.")
     return {"PasswordPolicy": policy.output()}
 
 
-@operation("iam", "DeleteAccountPasswordPolicy")
-def delete_account_password_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteAccountPasswordPolicy", target=any_resource)
+def delete_account_password_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     pp = t.password_policies
     deleted = ctx.conn.execute(pp.delete().where(pp.c.account_id == ctx.account_id))
     if deleted.rowcount == 0:
@@ -199,18 +200,18 @@ def delete_account_password_policy(ctx: RequestContext, p: dict[str, Any]) -> No
 # --- login profiles ----------------------------------------------------------------------------------------
 
 
-def _user_for_profile(ctx: RequestContext, p: Mapping[str, Any]) -> Row[Any]:
+def _user_for_profile(ctx: OperationContext, p: Mapping[str, Any]) -> Row[Any]:
     owner = resolve_owner(ctx, p, allow_root=False)
     assert owner.user is not None
     return owner.user
 
 
-def find_profile(ctx: RequestContext, user_id: str) -> Row[Any] | None:
+def find_profile(ctx: OperationContext, user_id: str) -> Row[Any] | None:
     lp = t.login_profiles
     return ctx.conn.execute(sa.select(lp).where(lp.c.user_id == user_id)).first()
 
 
-def _get_profile(ctx: RequestContext, user: Row[Any]) -> Row[Any]:
+def _get_profile(ctx: OperationContext, user: Row[Any]) -> Row[Any]:
     row = find_profile(ctx, user.id)
     if row is None:
         raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
@@ -235,8 +236,8 @@ def _require_password(p: Mapping[str, Any]) -> str:
     return str(password)
 
 
-@operation("iam", "CreateLoginProfile")
-def create_login_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "CreateLoginProfile", target=first(existing("user", "UserName"), any_resource))
+def create_login_profile(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     user = _user_for_profile(ctx, p)
     password = _require_password(p)
     if find_profile(ctx, user.id) is not None:
@@ -256,14 +257,14 @@ def create_login_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str,
     return {"LoginProfile": _profile_output(user, _get_profile(ctx, user))}
 
 
-@operation("iam", "GetLoginProfile")
-def get_login_profile(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetLoginProfile", target=first(existing("user", "UserName"), any_resource))
+def get_login_profile(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     user = _user_for_profile(ctx, p)
     return {"LoginProfile": _profile_output(user, _get_profile(ctx, user))}
 
 
-@operation("iam", "UpdateLoginProfile")
-def update_login_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "UpdateLoginProfile", target=existing("user", "UserName"))
+def update_login_profile(ctx: OperationContext, p: dict[str, Any]) -> None:
     user = c.get_user(ctx, p["UserName"])
     _get_profile(ctx, user)
     values: dict[str, Any] = {}
@@ -281,12 +282,12 @@ def update_login_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-def _end_console_sessions(ctx: RequestContext, user_id: str) -> None:
+def _end_console_sessions(ctx: OperationContext, user_id: str) -> None:
     ctx.conn.execute(t.console_sessions.delete().where(t.console_sessions.c.user_id == user_id))
 
 
-@operation("iam", "DeleteLoginProfile")
-def delete_login_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteLoginProfile", target=first(existing("user", "UserName"), any_resource))
+def delete_login_profile(ctx: OperationContext, p: dict[str, Any]) -> None:
     user = _user_for_profile(ctx, p)
     _get_profile(ctx, user)
     lp = t.login_profiles
@@ -295,7 +296,7 @@ def delete_login_profile(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-def change_password(ctx: RequestContext, user: Row[Any], old_password: str, new_password: str) -> None:
+def change_password(ctx: OperationContext, user: Row[Any], old_password: str, new_password: str) -> None:
     """The IAM user ``user`` changes its own password (API and console)."""
     profile = _get_profile(ctx, user)
     if not verify_password(profile.password_hash, old_password):
@@ -310,8 +311,8 @@ def change_password(ctx: RequestContext, user: Row[Any], old_password: str, new_
     )
 
 
-@operation("iam", "ChangePassword")
-def change_password_op(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "ChangePassword", target=calling_user)
+def change_password_op(ctx: OperationContext, p: dict[str, Any]) -> None:
     caller = ctx.caller
     if caller.kind is not PrincipalKind.USER or not caller.entity_id:
         raise InvalidUserType("Only IAM users can change their own password with ChangePassword.")

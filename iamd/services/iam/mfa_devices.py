@@ -33,10 +33,19 @@ from iamd.core.errors import (
 )
 from iamd.core.principal import PrincipalKind
 from iamd.services import mfa
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.users import user_output
 from iamd.services.registry import operation
+from iamd.services.targets import (
+    any_resource,
+    arn_param,
+    created,
+    existing,
+    first,
+    request_tags,
+    user_or_caller,
+)
 from iamd.store import tables as t
 
 RESOURCE = "mfa"
@@ -97,7 +106,7 @@ def lock_owner(conn: Connection, account_id: str, user_id: str | None) -> None:
         conn.execute(sa.select(t.users.c.id).where(t.users.c.id == user_id).with_for_update())
 
 
-def _owner(ctx: RequestContext, name: str | None) -> Owner:
+def _owner(ctx: OperationContext, name: str | None) -> Owner:
     """The named user; the root when the root names its account id; the caller when no name is given."""
     caller = ctx.caller
     if name:
@@ -130,7 +139,7 @@ def _device(conn: Connection, serial: str, *, for_update: bool = False) -> Row[A
     return conn.execute(query).first()
 
 
-def _account_device(ctx: RequestContext, serial: str, conn: Connection | None = None) -> Row[Any]:
+def _account_device(ctx: OperationContext, serial: str, conn: Connection | None = None) -> Row[Any]:
     """A device visible to this account: its virtual devices and the hardware tokens it uses."""
     row = _device(conn or ctx.conn, serial)
     if row is None or row.account_id != ctx.account_id:
@@ -138,18 +147,18 @@ def _account_device(ctx: RequestContext, serial: str, conn: Connection | None = 
     return row
 
 
-def _virtual_device(ctx: RequestContext, serial: str) -> Row[Any]:
+def virtual_device(ctx: OperationContext, serial: str) -> Row[Any]:
     row = _account_device(ctx, serial)
     if row.kind != VIRTUAL:
         raise _no_such_device(serial)
     return row
 
 
-def _actor(ctx: RequestContext) -> mfa.Actor:
+def _actor(ctx: OperationContext) -> mfa.Actor:
     return mfa.Actor(ctx.account_id, ctx.caller.arn, ctx.source_ip)
 
 
-def _root_user_output(ctx: RequestContext) -> dict[str, Any]:
+def _root_user_output(ctx: OperationContext) -> dict[str, Any]:
     account = ctx.conn.execute(sa.select(t.accounts.c.created_at).where(t.accounts.c.id == ctx.account_id)).one()
     return {"UserId": ctx.account_id, "Arn": root_arn(ctx.partition, ctx.account_id), "CreateDate": account.created_at}
 
@@ -163,8 +172,8 @@ def qr_png(uri: str) -> bytes:
     return out.getvalue()
 
 
-@operation("iam", "CreateVirtualMFADevice")
-def create_virtual_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "CreateVirtualMFADevice", target=created("mfa", "VirtualMFADeviceName"), request_keys=(request_tags,))
+def create_virtual_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     name: str = p["VirtualMFADeviceName"]
     path = c.check_path(p.get("Path"))
     if len(name) > MAX_NAME:
@@ -210,7 +219,7 @@ def create_virtual_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> Mapping
         )
     )
     c.put_tags(ctx, RESOURCE, device_id, p.get("Tags") or [])
-    issuer = ctx.settings.mfa.issuer
+    issuer = ctx.mfa_settings.issuer
     uri = totp.otpauth_uri(issuer, f"{name}@{ctx.account_id}", seed)
     out: dict[str, Any] = {
         "SerialNumber": serial,
@@ -223,9 +232,9 @@ def create_virtual_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> Mapping
     return {"VirtualMFADevice": out}
 
 
-@operation("iam", "DeleteVirtualMFADevice")
-def delete_virtual_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _virtual_device(ctx, p["SerialNumber"])
+@operation("iam", "DeleteVirtualMFADevice", target=arn_param("SerialNumber"))
+def delete_virtual_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> None:
+    row = virtual_device(ctx, p["SerialNumber"])
     if row.user_id is not None or row.is_root or row.enabled_at is not None:
         raise DeleteConflict("MFA Device is still in use")
     c.delete_all_tags(ctx, RESOURCE, row.id)
@@ -236,7 +245,7 @@ def delete_virtual_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
 # --- EnableMFADevice / ResyncMFADevice / DeactivateMFADevice ---------------------------------------------
 
 
-def _check_partition(ctx: RequestContext, row: Row[Any]) -> None:
+def _check_partition(ctx: OperationContext, row: Row[Any]) -> None:
     restriction = row.partition_restriction
     if restriction and restriction != ctx.partition:
         raise InvalidInput(
@@ -245,15 +254,15 @@ def _check_partition(ctx: RequestContext, row: Row[Any]) -> None:
         )
 
 
-@operation("iam", "EnableMFADevice", writes=False)
-def enable_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "EnableMFADevice", target=existing("user", "UserName"), writes=False)
+def enable_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> None:
     owner = _owner(ctx, p.get("UserName"))
     serial: str = p["SerialNumber"]
     codes = [p["AuthenticationCode1"], p["AuthenticationCode2"]]
     now = ctx.now()
     d = t.mfa_devices
     refused = False
-    with ctx.runtime.db.write() as conn:
+    with ctx.write_transaction() as conn:
         row = _device(conn, serial, for_update=True)
         if row is None or row.kind == FIDO or (row.kind == VIRTUAL and row.account_id != ctx.account_id):
             raise _no_such_device(serial)
@@ -262,7 +271,7 @@ def enable_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
         _check_partition(ctx, row)
         owner.lock(conn)
         in_use = int(conn.execute(sa.select(sa.func.count()).select_from(d).where(owner.devices())).scalar() or 0)
-        limit, pol = ctx.settings.quotas.mfa_devices_per_user, ctx.settings.mfa
+        limit, pol = ctx.quotas.mfa_devices_per_user, ctx.mfa_settings
         if in_use >= limit:
             raise LimitExceeded(f"Cannot exceed quota for MFADevicesPerUser: {limit}")
         token = mfa.token_of(ctx.box, row)
@@ -284,24 +293,23 @@ def enable_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
             refused = True
     if refused:
         raise InvalidAuthenticationCode(INVALID_CODE)
-    ctx.runtime.watcher.invalidate()
     return None
 
 
-@operation("iam", "ResyncMFADevice", writes=False)
-def resync_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "ResyncMFADevice", target=existing("user", "UserName"), writes=False)
+def resync_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> None:
     owner = _owner(ctx, p.get("UserName"))
     serial: str = p["SerialNumber"]
     codes = [p["AuthenticationCode1"], p["AuthenticationCode2"]]
     now = ctx.now()
     d = t.mfa_devices
     refused = False
-    with ctx.runtime.db.write() as conn:
+    with ctx.write_transaction() as conn:
         row = _device(conn, serial, for_update=True)
         if row is None or not owner.owns(row) or row.kind == FIDO:
             raise _no_such_device(serial)
         token = mfa.token_of(ctx.box, row)
-        pol = ctx.settings.mfa
+        pol = ctx.mfa_settings
         result = mfa.verify(
             conn, token, codes, now, window=pol.resync_window, actor=_actor(ctx), purpose="resync", pol=pol
         )
@@ -312,12 +320,11 @@ def resync_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
             refused = True
     if refused:
         raise InvalidAuthenticationCode(INVALID_CODE)
-    ctx.runtime.watcher.invalidate()
     return None
 
 
-@operation("iam", "DeactivateMFADevice")
-def deactivate_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeactivateMFADevice", target=first(existing("user", "UserName"), arn_param("SerialNumber")))
+def deactivate_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> None:
     owner = _owner(ctx, p.get("UserName"))
     serial: str = p["SerialNumber"]
     row = _device(ctx.conn, serial)
@@ -339,8 +346,8 @@ def deactivate_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
 # --- reads -------------------------------------------------------------------------------------------------
 
 
-@operation("iam", "ListMFADevices")
-def list_mfa_devices(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListMFADevices", target=user_or_caller())
+def list_mfa_devices(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     owner = _owner(ctx, p.get("UserName"))
     d = t.mfa_devices
     query = sa.select(d).where(owner.devices(), d.c.enabled_at.is_not(None))
@@ -349,8 +356,8 @@ def list_mfa_devices(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any
     return {"MFADevices": devices, **extra}
 
 
-@operation("iam", "ListVirtualMFADevices")
-def list_virtual_mfa_devices(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListVirtualMFADevices", target=any_resource)
+def list_virtual_mfa_devices(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     d = t.mfa_devices
     query = sa.select(d).where(d.c.account_id == ctx.account_id, d.c.kind == VIRTUAL)
     status = p.get("AssignmentStatus") or "Any"
@@ -379,8 +386,8 @@ def list_virtual_mfa_devices(ctx: RequestContext, p: dict[str, Any]) -> Mapping[
     return {"VirtualMFADevices": out, **extra}
 
 
-@operation("iam", "GetMFADevice")
-def get_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetMFADevice", target=first(existing("user", "UserName"), arn_param("SerialNumber")))
+def get_mfa_device(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     serial: str = p["SerialNumber"]
     row = _account_device(ctx, serial)
     if p.get("UserName"):
@@ -397,26 +404,3 @@ def get_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
             if user is not None:
                 out["UserName"] = user.name
     return out
-
-
-# --- tags ---------------------------------------------------------------------------------------------------
-
-
-@operation("iam", "TagMFADevice")
-def tag_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _virtual_device(ctx, p["SerialNumber"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagMFADevice")
-def untag_mfa_device(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _virtual_device(ctx, p["SerialNumber"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListMFADeviceTags")
-def list_mfa_device_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _virtual_device(ctx, p["SerialNumber"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)

@@ -16,10 +16,11 @@ from sqlalchemy.engine import Row
 from iamd.core import ids
 from iamd.core.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from iamd.policy.document import PolicyKind, check_document
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.guards import AWS_ACCOUNT, refuse_aws_managed_policy
 from iamd.services.registry import operation
+from iamd.services.targets import arn_param, created, listing, request_tags
 from iamd.store import tables as t
 
 RESOURCE = "policy"
@@ -27,7 +28,7 @@ RESOURCE = "policy"
 # --- counts ---------------------------------------------------------------------------------------
 
 
-def attachment_count(ctx: RequestContext) -> sa.ColumnElement[Any]:
+def attachment_count(ctx: OperationContext) -> sa.ColumnElement[Any]:
     """Correlated count of the caller's account's users, groups and roles attached to the policy row."""
     mp = t.managed_policies
     parts: list[sa.ColumnElement[Any]] = []
@@ -43,7 +44,7 @@ def attachment_count(ctx: RequestContext) -> sa.ColumnElement[Any]:
     return parts[0] + parts[1] + parts[2]
 
 
-def boundary_count(ctx: RequestContext) -> sa.ColumnElement[Any]:
+def boundary_count(ctx: OperationContext) -> sa.ColumnElement[Any]:
     """Correlated count of the caller's account's users and roles whose permissions boundary is the policy."""
     mp = t.managed_policies
     parts: list[sa.ColumnElement[Any]] = []
@@ -58,7 +59,7 @@ def boundary_count(ctx: RequestContext) -> sa.ColumnElement[Any]:
     return parts[0] + parts[1]
 
 
-def policy_query(ctx: RequestContext) -> sa.Select[Any]:
+def policy_query(ctx: OperationContext) -> sa.Select[Any]:
     """Policies visible to the caller (its account's and AWS's) with their usage counts."""
     mp = t.managed_policies
     return sa.select(
@@ -69,7 +70,7 @@ def policy_query(ctx: RequestContext) -> sa.Select[Any]:
 
 
 def policy_output(
-    ctx: RequestContext,
+    ctx: OperationContext,
     row: Row[Any],
     *,
     with_description: bool = True,
@@ -110,11 +111,11 @@ def not_found(policy_arn: str) -> NoSuchEntity:
     return NoSuchEntity(f"Policy {policy_arn} was not found.")
 
 
-def find_with_counts(ctx: RequestContext, policy_arn: str) -> Row[Any] | None:
+def find_with_counts(ctx: OperationContext, policy_arn: str) -> Row[Any] | None:
     return ctx.conn.execute(policy_query(ctx).where(t.managed_policies.c.arn == policy_arn)).first()
 
 
-def get_any(ctx: RequestContext, policy_arn: str) -> Row[Any]:
+def get_any(ctx: OperationContext, policy_arn: str) -> Row[Any]:
     """An AWS managed policy or one of the caller's account's (NoSuchEntity otherwise)."""
     row = c.find_policy(ctx, policy_arn)
     if row is None:
@@ -122,7 +123,7 @@ def get_any(ctx: RequestContext, policy_arn: str) -> Row[Any]:
     return row
 
 
-def get_local(ctx: RequestContext, policy_arn: str, action: str) -> Row[Any]:
+def get_local(ctx: OperationContext, policy_arn: str, action: str) -> Row[Any]:
     """A policy the caller may change: AWS managed policies are refused as AWS refuses them."""
     row = get_any(ctx, policy_arn)
     refuse_aws_managed_policy(ctx, row, action)
@@ -135,7 +136,7 @@ def version_not_found(policy_arn: str, version_id: str) -> NoSuchEntity:
     return NoSuchEntity(f"Policy {policy_arn} version {version_id} does not exist or is not attachable.")
 
 
-def _get_version(ctx: RequestContext, policy: Row[Any], version_id: str) -> Row[Any]:
+def _get_version(ctx: OperationContext, policy: Row[Any], version_id: str) -> Row[Any]:
     pv = t.policy_versions
     row = ctx.conn.execute(sa.select(pv).where(pv.c.policy_id == policy.id, pv.c.version_id == version_id)).first()
     if row is None:
@@ -155,7 +156,7 @@ def _version_output(row: Row[Any], default_version: str, *, with_document: bool)
     return out
 
 
-def _newest_version_time(ctx: RequestContext, policy_id: str) -> float | None:
+def _newest_version_time(ctx: OperationContext, policy_id: str) -> float | None:
     pv = t.policy_versions
     value = ctx.conn.execute(sa.select(sa.func.max(pv.c.created_at)).where(pv.c.policy_id == policy_id)).scalar()
     return float(value) if value is not None else None
@@ -164,8 +165,8 @@ def _newest_version_time(ctx: RequestContext, policy_id: str) -> float | None:
 # --- policies ---------------------------------------------------------------------------------------
 
 
-@operation("iam", "CreatePolicy")
-def create_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "CreatePolicy", target=created("policy", "PolicyName"), request_keys=(request_tags,))
+def create_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     name: str = p["PolicyName"]
     path = c.check_path(p.get("Path"))
     document: str = p["PolicyDocument"]
@@ -212,8 +213,8 @@ def create_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"Policy": policy_output(ctx, row, with_description=False, with_tags=True)}
 
 
-@operation("iam", "GetPolicy")
-def get_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetPolicy", target=arn_param("PolicyArn"))
+def get_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     policy_arn: str = p["PolicyArn"]
     row = find_with_counts(ctx, policy_arn)
     if row is None:
@@ -221,8 +222,8 @@ def get_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"Policy": policy_output(ctx, row, with_tags=True, empty_tags=True)}
 
 
-@operation("iam", "ListPolicies")
-def list_policies(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListPolicies", target=listing("policy"))
+def list_policies(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     mp = t.managed_policies
     scope = p.get("Scope") or "All"
     attached = attachment_count(ctx)
@@ -246,8 +247,8 @@ def list_policies(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"Policies": [policy_output(ctx, r, with_description=False) for r in rows], **extra}
 
 
-@operation("iam", "DeletePolicy")
-def delete_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeletePolicy", target=arn_param("PolicyArn"))
+def delete_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = get_local(ctx, p["PolicyArn"], "DeletePolicy")
     pa, pv = t.policy_attachments, t.policy_versions
     in_use = c.has_rows(ctx, sa.select(pa.c.policy_id).where(pa.c.policy_id == row.id)) or any(
@@ -274,13 +275,13 @@ def delete_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
 # --- versions ----------------------------------------------------------------------------------------
 
 
-@operation("iam", "CreatePolicyVersion")
-def create_policy_version(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "CreatePolicyVersion", target=arn_param("PolicyArn"))
+def create_policy_version(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = get_local(ctx, p["PolicyArn"], "CreatePolicyVersion")
     document: str = p["PolicyDocument"]
     check_document(document, PolicyKind.MANAGED)
     pv, mp = t.policy_versions, t.managed_policies
-    limit = ctx.settings.quotas.policy_versions
+    limit = ctx.quotas.policy_versions
     if c.count(ctx, sa.select(pv.c.version_id).where(pv.c.policy_id == row.id)) >= limit:
         raise LimitExceeded(
             f"A managed policy can have up to {limit} versions. "
@@ -305,8 +306,8 @@ def create_policy_version(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str
     return {"PolicyVersion": _version_output(version, default, with_document=False)}
 
 
-@operation("iam", "GetPolicyVersion")
-def get_policy_version(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetPolicyVersion", target=arn_param("PolicyArn"))
+def get_policy_version(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     policy_arn: str = p["PolicyArn"]
     row = c.find_policy(ctx, policy_arn)
     if row is None:
@@ -315,8 +316,8 @@ def get_policy_version(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, A
     return {"PolicyVersion": _version_output(version, row.default_version, with_document=True)}
 
 
-@operation("iam", "ListPolicyVersions")
-def list_policy_versions(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListPolicyVersions", target=arn_param("PolicyArn"))
+def list_policy_versions(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = get_any(ctx, p["PolicyArn"])
     pv = t.policy_versions
     query = sa.select(pv).where(pv.c.policy_id == row.id)
@@ -325,8 +326,8 @@ def list_policy_versions(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str,
     return {"Versions": [_version_output(v, row.default_version, with_document=False) for v in rows], **extra}
 
 
-@operation("iam", "DeletePolicyVersion")
-def delete_policy_version(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeletePolicyVersion", target=arn_param("PolicyArn"))
+def delete_policy_version(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = get_local(ctx, p["PolicyArn"], "DeletePolicyVersion")
     version_id: str = p["VersionId"]
     _get_version(ctx, row, version_id)
@@ -340,33 +341,10 @@ def delete_policy_version(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "SetDefaultPolicyVersion")
-def set_default_policy_version(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "SetDefaultPolicyVersion", target=arn_param("PolicyArn"))
+def set_default_policy_version(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = get_local(ctx, p["PolicyArn"], "SetDefaultPolicyVersion")
     version = _get_version(ctx, row, p["VersionId"])
     mp = t.managed_policies
     ctx.conn.execute(mp.update().where(mp.c.id == row.id).values(default_version=version.version_id))
     return None
-
-
-# --- tags ---------------------------------------------------------------------------------------------
-
-
-@operation("iam", "TagPolicy")
-def tag_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = get_local(ctx, p["PolicyArn"], "TagPolicy")
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagPolicy")
-def untag_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = get_local(ctx, p["PolicyArn"], "UntagPolicy")
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListPolicyTags")
-def list_policy_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = get_any(ctx, p["PolicyArn"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)

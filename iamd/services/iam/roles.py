@@ -17,10 +17,11 @@ from sqlalchemy.engine import Row
 from iamd.core import ids
 from iamd.core.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity, ValidationError
 from iamd.policy.document import PolicyKind, check_document
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.guards import refuse_protected_role
 from iamd.services.registry import operation
+from iamd.services.targets import created, existing, listing, permissions_boundary, request_tags
 from iamd.store import tables as t
 
 __all__ = [
@@ -45,7 +46,7 @@ DEFAULT_SESSION = 3600
 
 
 def role_output(
-    ctx: RequestContext,
+    ctx: OperationContext,
     row: Row[Any],
     *,
     with_tags: bool = False,
@@ -109,12 +110,12 @@ def check_max_session_duration(value: Any) -> int:
     )
 
 
-def _fetch(ctx: RequestContext, role_id: str) -> Row[Any]:
+def _fetch(ctx: OperationContext, role_id: str) -> Row[Any]:
     return ctx.conn.execute(sa.select(t.roles).where(t.roles.c.id == role_id)).one()
 
 
 def insert_role(
-    ctx: RequestContext,
+    ctx: OperationContext,
     *,
     name: str,
     path: str,
@@ -154,7 +155,7 @@ def insert_role(
     return _fetch(ctx, role_id)
 
 
-def delete_role_row(ctx: RequestContext, row: Row[Any]) -> None:
+def delete_role_row(ctx: OperationContext, row: Row[Any]) -> None:
     """Delete a role and everything hanging off it (policies, tags, instance-profile membership)."""
     c.delete_principal_policies(ctx, "role", row.id)
     c.delete_all_tags(ctx, RESOURCE, row.id)
@@ -166,8 +167,13 @@ def delete_role_row(ctx: RequestContext, row: Row[Any]) -> None:
 # --- operations ---------------------------------------------------------------------------------
 
 
-@operation("iam", "CreateRole")
-def create_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation(
+    "iam",
+    "CreateRole",
+    target=created("role", "RoleName"),
+    request_keys=(request_tags, permissions_boundary),
+)
+def create_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     path = c.check_path(p.get("Path"))
     name: str = p["RoleName"]
     document: str = p["AssumeRolePolicyDocument"]
@@ -189,14 +195,14 @@ def create_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"Role": role_output(ctx, row, with_tags=True)}
 
 
-@operation("iam", "GetRole")
-def get_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetRole", target=existing("role", "RoleName"))
+def get_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = c.get_role(ctx, p["RoleName"])
     return {"Role": role_output(ctx, row, with_tags=True, with_last_used=True)}
 
 
-@operation("iam", "ListRoles")
-def list_roles(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListRoles", target=listing("role"))
+def list_roles(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     r = t.roles
     query = sa.select(r).where(r.c.account_id == ctx.account_id)
     prefix = c.path_prefix_filter(r.c.path, p)
@@ -206,8 +212,8 @@ def list_roles(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"Roles": [role_output(ctx, row) for row in rows], **extra}
 
 
-@operation("iam", "UpdateRole")
-def update_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "UpdateRole", target=existing("role", "RoleName"))
+def update_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = c.get_role(ctx, p["RoleName"])
     values: dict[str, Any] = {}
     # AWS lets anyone edit a service-linked role's description, nothing else.
@@ -221,16 +227,16 @@ def update_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-@operation("iam", "UpdateRoleDescription")
-def update_role_description(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "UpdateRoleDescription", target=existing("role", "RoleName"))
+def update_role_description(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = c.get_role(ctx, p["RoleName"])
     refuse_protected_role(row, description_only=True)
     ctx.conn.execute(t.roles.update().where(t.roles.c.id == row.id).values(description=p["Description"] or None))
     return {"Role": role_output(ctx, _fetch(ctx, row.id), with_tags=True, with_last_used=True)}
 
 
-@operation("iam", "DeleteRole")
-def delete_role(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteRole", target=existing("role", "RoleName"))
+def delete_role(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
     refuse_protected_role(row)
     rid = row.id
@@ -250,8 +256,8 @@ def delete_role(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "UpdateAssumeRolePolicy")
-def update_assume_role_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "UpdateAssumeRolePolicy", target=existing("role", "RoleName"))
+def update_assume_role_policy(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
     refuse_protected_role(row)
     document: str = p["PolicyDocument"]
@@ -260,28 +266,10 @@ def update_assume_role_policy(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "TagRole")
-def tag_role(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = c.get_role(ctx, p["RoleName"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagRole")
-def untag_role(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = c.get_role(ctx, p["RoleName"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListRoleTags")
-def list_role_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = c.get_role(ctx, p["RoleName"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)
-
-
-@operation("iam", "PutRolePermissionsBoundary")
-def put_role_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation(
+    "iam", "PutRolePermissionsBoundary", target=existing("role", "RoleName"), request_keys=(permissions_boundary,)
+)
+def put_role_permissions_boundary(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
     refuse_protected_role(row)
     boundary: str = p["PermissionsBoundary"]
@@ -290,8 +278,8 @@ def put_role_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> Non
     return None
 
 
-@operation("iam", "DeleteRolePermissionsBoundary")
-def delete_role_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteRolePermissionsBoundary", target=existing("role", "RoleName"))
+def delete_role_permissions_boundary(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = c.get_role(ctx, p["RoleName"])
     refuse_protected_role(row)
     if not row.permissions_boundary:

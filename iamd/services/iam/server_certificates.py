@@ -14,9 +14,10 @@ from sqlalchemy.engine import Row
 
 from iamd.core import ids
 from iamd.core.errors import EntityAlreadyExists, KeyPairMismatch, MalformedCertificate
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.registry import operation
+from iamd.services.targets import created, existing, listing, request_tags
 from iamd.store import tables as t
 
 RESOURCE = "server-certificate"
@@ -94,7 +95,7 @@ def check_chain(cert: x509.Certificate, chain: list[x509.Certificate]) -> None:
 # --- outputs ---------------------------------------------------------------------------------------
 
 
-def metadata_output(ctx: RequestContext, row: Row[Any]) -> dict[str, Any]:
+def metadata_output(ctx: OperationContext, row: Row[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Path": row.path,
         "ServerCertificateName": row.name,
@@ -107,15 +108,20 @@ def metadata_output(ctx: RequestContext, row: Row[Any]) -> dict[str, Any]:
     return out
 
 
-def _get(ctx: RequestContext, name: str) -> Row[Any]:
+def get_certificate(ctx: OperationContext, name: str) -> Row[Any]:
     return c.get_named(ctx, t.server_certificates, name)
 
 
 # --- operations ------------------------------------------------------------------------------------
 
 
-@operation("iam", "UploadServerCertificate")
-def upload_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation(
+    "iam",
+    "UploadServerCertificate",
+    target=created("server-certificate", "ServerCertificateName"),
+    request_keys=(request_tags,),
+)
+def upload_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     path = c.check_path(p.get("Path"))
     name: str = p["ServerCertificateName"]
     sc = t.server_certificates
@@ -161,9 +167,9 @@ def upload_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mapping
     return out
 
 
-@operation("iam", "GetServerCertificate")
-def get_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _get(ctx, p["ServerCertificateName"])
+@operation("iam", "GetServerCertificate", target=existing("server-certificate", "ServerCertificateName"))
+def get_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
+    row = get_certificate(ctx, p["ServerCertificateName"])
     cert: dict[str, Any] = {
         "ServerCertificateMetadata": metadata_output(ctx, row),
         "CertificateBody": row.body,
@@ -176,8 +182,8 @@ def get_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mapping[st
     return {"ServerCertificate": cert}
 
 
-@operation("iam", "ListServerCertificates")
-def list_server_certificates(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListServerCertificates", target=listing("server-certificate"))
+def list_server_certificates(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     sc = t.server_certificates
     query = sa.select(
         sc.c.id, sc.c.account_id, sc.c.name, sc.c.name_key, sc.c.path, sc.c.created_at, sc.c.expiration
@@ -189,10 +195,10 @@ def list_server_certificates(ctx: RequestContext, p: dict[str, Any]) -> Mapping[
     return {"ServerCertificateMetadataList": [metadata_output(ctx, r) for r in rows], **extra}
 
 
-@operation("iam", "UpdateServerCertificate")
-def update_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "UpdateServerCertificate", target=existing("server-certificate", "ServerCertificateName"))
+def update_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> None:
     new_path = c.check_path(p["NewPath"]) if p.get("NewPath") else None
-    row = _get(ctx, p["ServerCertificateName"])
+    row = get_certificate(ctx, p["ServerCertificateName"])
     values: dict[str, Any] = {}
     new_name = p.get("NewServerCertificateName")
     if new_name and new_name != row.name:
@@ -208,30 +214,10 @@ def update_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "DeleteServerCertificate")
-def delete_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get(ctx, p["ServerCertificateName"])
+@operation("iam", "DeleteServerCertificate", target=existing("server-certificate", "ServerCertificateName"))
+def delete_server_certificate(ctx: OperationContext, p: dict[str, Any]) -> None:
+    row = get_certificate(ctx, p["ServerCertificateName"])
     c.delete_all_tags(ctx, RESOURCE, row.id)
     sc = t.server_certificates
     ctx.conn.execute(sc.delete().where(sc.c.id == row.id))
     return None
-
-
-@operation("iam", "TagServerCertificate")
-def tag_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get(ctx, p["ServerCertificateName"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagServerCertificate")
-def untag_server_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = _get(ctx, p["ServerCertificateName"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListServerCertificateTags")
-def list_server_certificate_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = _get(ctx, p["ServerCertificateName"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)

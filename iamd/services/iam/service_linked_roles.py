@@ -25,12 +25,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from iamd.core.arn import iam_arn
 from iamd.core.errors import InvalidInput, NoSuchEntity
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.guards import AWS_ACCOUNT, SERVICE_ROLE_PATH
 from iamd.services.iam.roles import DEFAULT_SESSION, delete_role_row, insert_role, role_output
 from iamd.services.registry import operation
+from iamd.services.targets import Target, TargetQuery, any_resource, aws_service_name, existing, first
 from iamd.store import tables as t
 
 ROLE_PREFIX = "AWSServiceRoleFor"
@@ -121,7 +123,7 @@ def service_of(row: Any) -> str:
     return path.strip("/")
 
 
-def _attach_policies(ctx: RequestContext, role_id: str, policies: Sequence[str]) -> None:
+def _attach_policies(ctx: OperationContext, role_id: str, policies: Sequence[str]) -> None:
     """Attach the AWS managed policies AWS attaches to the role, those iamd's catalogue holds."""
     mp, pa = t.managed_policies, t.policy_attachments
     for policy in policies:
@@ -131,10 +133,27 @@ def _attach_policies(ctx: RequestContext, role_id: str, policies: Sequence[str])
             ctx.conn.execute(pa.insert().values(policy_id=row.id, principal_type="role", principal_id=role_id))
 
 
-@operation("iam", "CreateServiceLinkedRole")
-def create_service_linked_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+def _linked_role(q: TargetQuery) -> Target:
+    """The ARN the service-linked role will have (AWS: resource type ``role``)."""
+    service = str(q.params["AWSServiceName"])
+    name = role_name(service, q.params.get("CustomSuffix") or None)
+    return Target(iam_arn(q.partition, q.account, "role", f"{PATH_PREFIX}{service}/", name))
+
+
+def _deletion_task_role(q: TargetQuery) -> Target | None:
+    """The role a deletion task id (``task/aws-service-role/<service>/<role>/<uuid>``) names."""
+    task_id = str(q.params.get("DeletionTaskId") or "")
+    head, _, _ = task_id.rpartition("/")
+    if not head.startswith("task" + PATH_PREFIX):
+        return None
+    path, _, name = head[len("task") :].rpartition("/")
+    return Target(iam_arn(q.partition, q.account, "role", path + "/", name)) if name else None
+
+
+@operation("iam", "CreateServiceLinkedRole", target=_linked_role, request_keys=(aws_service_name,))
+def create_service_linked_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     service: str = p["AWSServiceName"]
-    linked = linked_service(ctx.settings.identity.service_linked_principals, service)
+    linked = linked_service(ctx.identity.service_linked_principals, service)
     if linked is None:
         raise InvalidInput(f"Service name {service} is not eligible for service-linked roles.")
     suffix: str | None = p.get("CustomSuffix") or None
@@ -160,8 +179,8 @@ def create_service_linked_role(ctx: RequestContext, p: dict[str, Any]) -> Mappin
     return {"Role": role_output(ctx, row)}
 
 
-@operation("iam", "DeleteServiceLinkedRole")
-def delete_service_linked_role(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "DeleteServiceLinkedRole", target=existing("role", "RoleName"))
+def delete_service_linked_role(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = c.get_role(ctx, p["RoleName"])
     if not row.service_linked:
         raise InvalidInput(f"Role {row.name} is not a service-linked role and cannot be deleted with this action.")
@@ -175,8 +194,8 @@ def delete_service_linked_role(ctx: RequestContext, p: dict[str, Any]) -> Mappin
     return {"DeletionTaskId": task_id}
 
 
-@operation("iam", "GetServiceLinkedRoleDeletionStatus")
-def get_service_linked_role_deletion_status(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetServiceLinkedRoleDeletionStatus", target=first(_deletion_task_role, any_resource))
+def get_service_linked_role_deletion_status(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     dt = t.deletion_tasks
     task_id: str = p["DeletionTaskId"]
     row = ctx.conn.execute(sa.select(dt).where(dt.c.id == task_id, dt.c.account_id == ctx.account_id)).first()

@@ -16,10 +16,11 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy.engine import Row
 
 from iamd.core.errors import DuplicateCertificate, MalformedCertificate, NoSuchEntity
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.access_keys import Owner, check_status, resolve_owner
 from iamd.services.registry import operation
+from iamd.services.targets import user_or_caller
 from iamd.store import tables as t
 
 ACTIVE = "Active"
@@ -41,7 +42,7 @@ def _not_found(cert_id: str) -> NoSuchEntity:
     return NoSuchEntity(f"The Certificate with id {cert_id} cannot be found.")
 
 
-def _owned(ctx: RequestContext, owner: Owner, cert_id: str) -> Row[Any]:
+def _owned(ctx: OperationContext, owner: Owner, cert_id: str) -> Row[Any]:
     sc = t.signing_certificates
     row = ctx.conn.execute(
         sa.select(sc).where(sc.c.id == cert_id, sc.c.account_id == ctx.account_id, owner.owns(sc.c.user_id))
@@ -51,7 +52,7 @@ def _owned(ctx: RequestContext, owner: Owner, cert_id: str) -> Row[Any]:
     return row
 
 
-def _output(ctx: RequestContext, owner: Owner, row: Row[Any]) -> dict[str, Any]:
+def _output(ctx: OperationContext, owner: Owner, row: Row[Any]) -> dict[str, Any]:
     return {
         "UserName": owner.name(ctx),
         "CertificateId": row.id,
@@ -61,8 +62,8 @@ def _output(ctx: RequestContext, owner: Owner, row: Row[Any]) -> dict[str, Any]:
     }
 
 
-@operation("iam", "UploadSigningCertificate")
-def upload_signing_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "UploadSigningCertificate", target=user_or_caller())
+def upload_signing_certificate(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     owner = resolve_owner(ctx, p)
     body = str(p["CertificateBody"])  # kept as uploaded (trailing newline included), as AWS returns it
     cert_id = certificate_id(body)
@@ -91,8 +92,8 @@ def upload_signing_certificate(ctx: RequestContext, p: dict[str, Any]) -> Mappin
     return {"Certificate": _output(ctx, owner, _owned(ctx, owner, cert_id))}
 
 
-@operation("iam", "ListSigningCertificates")
-def list_signing_certificates(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListSigningCertificates", target=user_or_caller())
+def list_signing_certificates(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     owner = resolve_owner(ctx, p)
     sc = t.signing_certificates
     query = sa.select(sc).where(sc.c.account_id == ctx.account_id, owner.owns(sc.c.user_id))
@@ -100,8 +101,8 @@ def list_signing_certificates(ctx: RequestContext, p: dict[str, Any]) -> Mapping
     return {"Certificates": [_output(ctx, owner, r) for r in rows], **extra}
 
 
-@operation("iam", "UpdateSigningCertificate")
-def update_signing_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "UpdateSigningCertificate", target=user_or_caller())
+def update_signing_certificate(ctx: OperationContext, p: dict[str, Any]) -> None:
     owner = resolve_owner(ctx, p)
     status = check_status(p["Status"])
     row = _owned(ctx, owner, p["CertificateId"])
@@ -110,8 +111,8 @@ def update_signing_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "DeleteSigningCertificate")
-def delete_signing_certificate(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteSigningCertificate", target=user_or_caller())
+def delete_signing_certificate(ctx: OperationContext, p: dict[str, Any]) -> None:
     owner = resolve_owner(ctx, p)
     row = _owned(ctx, owner, p["CertificateId"])
     sc = t.signing_certificates

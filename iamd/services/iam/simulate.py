@@ -56,10 +56,11 @@ from iamd.policy import (
     describe_principal,
     evaluate,
 )
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.principal_policies import SourcedPolicy, load_role, load_user
 from iamd.services.registry import operation
+from iamd.services.targets import any_resource, arn_param
 from iamd.store import tables as t
 
 IDENTITY_SOURCE = "IAM Policy"
@@ -339,7 +340,7 @@ def _source_id(policy: SourcedPolicy) -> str:
     return f"{kind}_{entity}_{policy_name}"
 
 
-def _group_policies(ctx: RequestContext, group: Row[Any]) -> list[SourcedPolicy]:
+def _group_policies(ctx: OperationContext, group: Row[Any]) -> list[SourcedPolicy]:
     ip, pa, mp, pv = t.inline_policies, t.policy_attachments, t.managed_policies, t.policy_versions
     inline = ctx.conn.execute(
         sa.select(ip.c.name, ip.c.document)
@@ -369,7 +370,7 @@ class _Entity:
     arn: str
 
 
-def _source_entity(ctx: RequestContext, source_arn: str) -> _Entity:
+def _source_entity(ctx: OperationContext, source_arn: str) -> _Entity:
     parsed = try_parse(source_arn)
     if parsed is None or parsed.service != "iam" or parsed.region or not _ACCOUNT.match(parsed.account):
         raise InvalidInput(f"ARN {source_arn} is not valid.")
@@ -383,7 +384,7 @@ def _source_entity(ctx: RequestContext, source_arn: str) -> _Entity:
     return _Entity(kind, row, c.arn(ctx, kind, row.path, row.name))
 
 
-def _entity_policies(ctx: RequestContext, entity: _Entity) -> tuple[list[SourcedPolicy], SourcedPolicy | None]:
+def _entity_policies(ctx: OperationContext, entity: _Entity) -> tuple[list[SourcedPolicy], SourcedPolicy | None]:
     """The entity's identity policies and permissions boundary."""
     if entity.kind == "group":
         return _group_policies(ctx, entity.row), None
@@ -416,7 +417,7 @@ def _typed_value(value: str, kind: str) -> str:
     return value  # string, binary (base64 text)
 
 
-def _caller(ctx: RequestContext, caller_arn: str) -> PrincipalDescriptor:
+def _caller(ctx: OperationContext, caller_arn: str) -> PrincipalDescriptor:
     if not _USER_ARN.match(caller_arn):
         raise InvalidInput(
             f"Invalid CallerArn {caller_arn}: you can specify only the ARN of an IAM user as the simulated caller."
@@ -429,7 +430,7 @@ def _caller(ctx: RequestContext, caller_arn: str) -> PrincipalDescriptor:
     return describe_principal(caller_arn, unique_id=unique_id)
 
 
-def _anonymous_user(ctx: RequestContext) -> PrincipalDescriptor:
+def _anonymous_user(ctx: OperationContext) -> PrincipalDescriptor:
     """A user of the caller's account that nothing names: for policies simulated on their own."""
     return PrincipalDescriptor(type=PrincipalType.USER, account=ctx.account_id, partition=ctx.partition)
 
@@ -613,8 +614,8 @@ def _simulate(sim: _Simulation, params: Mapping[str, Any]) -> dict[str, Any]:
 # --- the operations ---------------------------------------------------------------------------
 
 
-@operation("iam", "SimulatePrincipalPolicy")
-def simulate_principal_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "SimulatePrincipalPolicy", target=arn_param("PolicySourceArn"))
+def simulate_principal_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     entity = _source_entity(ctx, p["PolicySourceArn"])
     policies = _Policies()
     identity, boundary = _entity_policies(ctx, entity)
@@ -651,8 +652,8 @@ def simulate_principal_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping
     return _simulate(sim, p)
 
 
-@operation("iam", "SimulateCustomPolicy")
-def simulate_custom_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "SimulateCustomPolicy", target=any_resource)
+def simulate_custom_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     policies = _Policies()
     _policy_inputs(policies, p)
     _boundary_inputs(policies, p)
@@ -681,8 +682,8 @@ def _checked(text: str) -> str:
     return text
 
 
-@operation("iam", "GetContextKeysForPrincipalPolicy")
-def get_context_keys_for_principal_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetContextKeysForPrincipalPolicy", target=arn_param("PolicySourceArn"))
+def get_context_keys_for_principal_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     entity = _source_entity(ctx, p["PolicySourceArn"])
     identity, boundary = _entity_policies(ctx, entity)
     texts = [policy.document for policy in identity]
@@ -692,7 +693,7 @@ def get_context_keys_for_principal_policy(ctx: RequestContext, p: dict[str, Any]
     return {"ContextKeyNames": _unique(key for text in texts for key in context_keys(text))}
 
 
-@operation("iam", "GetContextKeysForCustomPolicy")
-def get_context_keys_for_custom_policy(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetContextKeysForCustomPolicy", target=any_resource)
+def get_context_keys_for_custom_policy(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     texts = [_checked(text) for text in p.get("PolicyInputList") or []]
     return {"ContextKeyNames": _unique(key for text in texts for key in context_keys(text))}

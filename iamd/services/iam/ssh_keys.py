@@ -27,10 +27,11 @@ from iamd.core.errors import (
     UnrecognizedPublicKeyEncoding,
 )
 from iamd.core.principal import PrincipalKind
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.iam.access_keys import check_status, resolve_owner
 from iamd.services.registry import operation
+from iamd.services.targets import existing, user_or_caller
 from iamd.store import tables as t
 
 MIN_RSA_BITS = 2048
@@ -97,7 +98,7 @@ def _not_found(key_id: str) -> NoSuchEntity:
     return NoSuchEntity(f"The Public Key with id {key_id} cannot be found.")
 
 
-def _get_key(ctx: RequestContext, user: Row[Any], key_id: str) -> Row[Any]:
+def _get_key(ctx: OperationContext, user: Row[Any], key_id: str) -> Row[Any]:
     k = t.ssh_public_keys
     row = ctx.conn.execute(sa.select(k).where(k.c.id == key_id, k.c.user_id == user.id)).first()
     if row is None:
@@ -116,8 +117,8 @@ def _full_output(user: Row[Any], row: Row[Any], body: str) -> dict[str, Any]:
     }
 
 
-@operation("iam", "UploadSSHPublicKey")
-def upload_ssh_public_key(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "UploadSSHPublicKey", target=existing("user", "UserName"))
+def upload_ssh_public_key(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     user = c.get_user(ctx, p["UserName"])
     body = str(p["SSHPublicKeyBody"]).strip()
     parsed = parse_public_key(body)
@@ -145,15 +146,15 @@ def upload_ssh_public_key(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str
     return {"SSHPublicKey": _full_output(user, row, body)}
 
 
-@operation("iam", "GetSSHPublicKey")
-def get_ssh_public_key(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetSSHPublicKey", target=existing("user", "UserName"))
+def get_ssh_public_key(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     user = c.get_user(ctx, p["UserName"])
     row = _get_key(ctx, user, p["SSHPublicKeyId"])
     return {"SSHPublicKey": _full_output(user, row, _encoded(row.body, p["Encoding"]))}
 
 
-@operation("iam", "ListSSHPublicKeys")
-def list_ssh_public_keys(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListSSHPublicKeys", target=user_or_caller())
+def list_ssh_public_keys(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     if not p.get("UserName") and ctx.caller.kind is PrincipalKind.ROOT:
         return {"SSHPublicKeys": [], "IsTruncated": False}  # the root has no SSH keys
     owner = resolve_owner(ctx, p, allow_root=False)
@@ -168,8 +169,8 @@ def list_ssh_public_keys(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str,
     return {"SSHPublicKeys": keys, **extra}
 
 
-@operation("iam", "UpdateSSHPublicKey")
-def update_ssh_public_key(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "UpdateSSHPublicKey", target=existing("user", "UserName"))
+def update_ssh_public_key(ctx: OperationContext, p: dict[str, Any]) -> None:
     user = c.get_user(ctx, p["UserName"])
     status = check_status(p["Status"])
     row = _get_key(ctx, user, p["SSHPublicKeyId"])
@@ -178,8 +179,8 @@ def update_ssh_public_key(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "DeleteSSHPublicKey")
-def delete_ssh_public_key(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteSSHPublicKey", target=existing("user", "UserName"))
+def delete_ssh_public_key(ctx: OperationContext, p: dict[str, Any]) -> None:
     user = c.get_user(ctx, p["UserName"])
     row = _get_key(ctx, user, p["SSHPublicKeyId"])
     k = t.ssh_public_keys

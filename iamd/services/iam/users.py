@@ -11,15 +11,23 @@ from sqlalchemy.engine import Row
 from iamd.core import ids
 from iamd.core.arn import root_arn
 from iamd.core.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
-from iamd.services.context import RequestContext
+from iamd.services.context import OperationContext
 from iamd.services.iam import common as c
 from iamd.services.registry import operation
+from iamd.services.targets import (
+    created,
+    existing,
+    listing,
+    permissions_boundary,
+    request_tags,
+    user_or_caller,
+)
 from iamd.store import tables as t
 
 RESOURCE = "user"
 
 
-def user_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
+def user_output(ctx: OperationContext, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
     """The ``User`` shape of a ``users`` row.
 
     The full form (CreateUser, GetUser: ``with_tags=True``) carries PermissionsBoundary and Tags
@@ -45,8 +53,13 @@ def user_output(ctx: RequestContext, row: Row[Any], *, with_tags: bool = False) 
     return out
 
 
-@operation("iam", "CreateUser")
-def create_user(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation(
+    "iam",
+    "CreateUser",
+    target=created("user", "UserName"),
+    request_keys=(request_tags, permissions_boundary),
+)
+def create_user(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     path = c.check_path(p.get("Path"))
     name: str = p["UserName"]
     if c.find_named(ctx, t.users, name) is not None:
@@ -77,8 +90,8 @@ def create_user(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"User": user_output(ctx, row, with_tags=True)}
 
 
-@operation("iam", "GetUser")
-def get_user(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "GetUser", target=user_or_caller())
+def get_user(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     row = c.caller_user_or_named(ctx, p)
     if row is None:
         account = ctx.conn.execute(sa.select(t.accounts).where(t.accounts.c.id == ctx.account_id)).one()
@@ -92,8 +105,8 @@ def get_user(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"User": user_output(ctx, row, with_tags=True)}
 
 
-@operation("iam", "ListUsers")
-def list_users(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
+@operation("iam", "ListUsers", target=listing("user"))
+def list_users(ctx: OperationContext, p: dict[str, Any]) -> Mapping[str, Any]:
     u = t.users
     query = sa.select(u).where(u.c.account_id == ctx.account_id)
     prefix = c.path_prefix_filter(u.c.path, p)
@@ -103,8 +116,8 @@ def list_users(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
     return {"Users": [user_output(ctx, r) for r in rows], **extra}
 
 
-@operation("iam", "UpdateUser")
-def update_user(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "UpdateUser", target=existing("user", "UserName"))
+def update_user(ctx: OperationContext, p: dict[str, Any]) -> None:
     new_path = c.check_path(p["NewPath"]) if p.get("NewPath") else None
     row = c.get_user(ctx, p["UserName"])
     values: dict[str, Any] = {}
@@ -121,8 +134,8 @@ def update_user(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-@operation("iam", "DeleteUser")
-def delete_user(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteUser", target=existing("user", "UserName"))
+def delete_user(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = c.get_user(ctx, p["UserName"])
     uid = row.id
     checks: list[tuple[sa.Select[Any], str]] = [
@@ -156,34 +169,16 @@ def delete_user(ctx: RequestContext, p: dict[str, Any]) -> None:
     return None
 
 
-def _check_no_mfa(ctx: RequestContext, user_id: str) -> None:
+def _check_no_mfa(ctx: OperationContext, user_id: str) -> None:
     mfa = t.mfa_devices
     if c.has_rows(ctx, sa.select(mfa.c.id).where(mfa.c.user_id == user_id)):
         raise DeleteConflict("Cannot delete entity, must delete MFA device first.")
 
 
-@operation("iam", "TagUser")
-def tag_user(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = c.get_user(ctx, p["UserName"])
-    c.put_tags(ctx, RESOURCE, row.id, p["Tags"])
-    return None
-
-
-@operation("iam", "UntagUser")
-def untag_user(ctx: RequestContext, p: dict[str, Any]) -> None:
-    row = c.get_user(ctx, p["UserName"])
-    c.remove_tags(ctx, RESOURCE, row.id, p["TagKeys"])
-    return None
-
-
-@operation("iam", "ListUserTags")
-def list_user_tags(ctx: RequestContext, p: dict[str, Any]) -> Mapping[str, Any]:
-    row = c.get_user(ctx, p["UserName"])
-    return c.list_tags_page(ctx, RESOURCE, row.id, p)
-
-
-@operation("iam", "PutUserPermissionsBoundary")
-def put_user_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation(
+    "iam", "PutUserPermissionsBoundary", target=existing("user", "UserName"), request_keys=(permissions_boundary,)
+)
+def put_user_permissions_boundary(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = c.get_user(ctx, p["UserName"])
     c.check_boundary(ctx, p["PermissionsBoundary"])
     ctx.conn.execute(
@@ -192,8 +187,8 @@ def put_user_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> Non
     return None
 
 
-@operation("iam", "DeleteUserPermissionsBoundary")
-def delete_user_permissions_boundary(ctx: RequestContext, p: dict[str, Any]) -> None:
+@operation("iam", "DeleteUserPermissionsBoundary", target=existing("user", "UserName"))
+def delete_user_permissions_boundary(ctx: OperationContext, p: dict[str, Any]) -> None:
     row = c.get_user(ctx, p["UserName"])
     if not row.permissions_boundary:
         raise NoSuchEntity(f"The user with name {row.name} does not have a permissions boundary.")

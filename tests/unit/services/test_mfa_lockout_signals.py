@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,14 +19,6 @@ START = 1_800_000_000.0
 POLICY = MfaSettings(window=1, resync_window=20, max_failures=3, lock_seconds=30, max_lock_seconds=100)
 SERIAL = "arn:aws:iam::123456789012:mfa/alice-phone"
 ALICE = mfa.Actor("123456789012", "arn:aws:iam::123456789012:user/alice", "203.0.113.7")
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'iamd.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def attempt(db: Database, code: str, at: float, metrics: counters.Counters, actor: mfa.Actor = ALICE) -> mfa.Result:

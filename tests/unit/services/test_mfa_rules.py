@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 import sqlalchemy as sa
@@ -18,14 +17,6 @@ from iamd.store.db import Database
 SEED = b"12345678901234567890"
 START = 1_800_000_000.0  # a step boundary (divisible by 30)
 POLICY = MfaSettings(window=1, resync_window=20, max_failures=3, lock_seconds=30, max_lock_seconds=100)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'iamd.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
