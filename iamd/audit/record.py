@@ -575,10 +575,7 @@ def authorization(
         "explanation": decision.explanation,
         "requestedBy": caller.arn or caller.account_id,
     }
-    resources = []
-    resource = names.resource_from_arn(decision.resource)
-    if resource is not None:
-        resources.append(resource)
+    resources = _resources_of(decision.resource)
     return _finish(
         identity=identity,
         origin=origin,
@@ -638,10 +635,7 @@ def authorization_failed(
     request: dict[str, Any] | None = None
     if action is not None or resource is not None:
         request = redact_free({"action": action, "resource": resource})
-    resources = []
-    found = names.resource_from_arn(resource) if resource else None
-    if found is not None:
-        resources.append(found)
+    resources = _resources_of(resource)
     return _finish(
         identity=caller,
         origin=origin,
@@ -655,3 +649,8 @@ def authorization_failed(
         error_message=error_message,
         resources=resources,
     )
+
+
+def _resources_of(arn: str | None) -> list[Resource]:
+    found = names.resource_from_arn(arn) if arn else None
+    return [found] if found is not None else []

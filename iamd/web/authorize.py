@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -164,34 +164,14 @@ class AuthorizeHandler:
             source_ip=source_ip,
             secure=secure,
         )
-        question = Question(
-            action=question.action,
-            resource=question.resource,
-            resource_account=question.resource_account,
-            resource_policy=question.resource_policy,
-            resource_policy_required=question.resource_policy_required,
-            resource_tags=question.resource_tags,
-            context=question.context,
-            source_ip=source_ip or None,
-            secure_transport=secure,
-        )
+        question = replace(question, source_ip=source_ip or None, secure_transport=secure)
         try:
             signer = self.service.authenticate(received, forwarded.get("bodySha256") or EMPTY_SHA256)
         except AwsError as err:
             return question, unauthenticated(err)
         outcome = self.service.decide(signer.principal, question)
-        return question, Outcome(
-            outcome.decision,
-            outcome.principal,
-            outcome.result,
-            outcome.authentication_error,
-            outcome.resource_account,
-            outcome.statements,
-            outcome.denied_by,
-            outcome.message,
-            outcome.explanation,
-            secrets=(signer.secret_access_key, received.header("x-amz-security-token") or ""),
-        )
+        secrets = (signer.secret_access_key, received.header("x-amz-security-token") or "")
+        return question, replace(outcome, secrets=secrets)
 
     def _body(self, raw: bytes) -> dict[str, Any]:
         try:
