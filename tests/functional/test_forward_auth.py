@@ -181,3 +181,22 @@ def test_traefik_and_envoy_forms(fa: tuple[Server, Nginx]) -> None:
 
 def test_forward_auth_is_off_without_rules(iamd: Server, tmp_path: Path) -> None:
     assert send(f"{iamd.url}/v1/forward-auth", "GET", None, {}).status == 404
+
+
+def test_forward_auth_decisions_are_recorded(fa: tuple[Server, Nginx]) -> None:
+    from tests.functional.test_audit_trail import named, wait_for
+
+    iamd, nginx = fa
+    iam: Any = iamd.client("iam")
+    alice = user_with_key(iam, "alice", {"Effect": "Allow", "Action": "myapp:GetDocument", "Resource": "*"})
+    assert _get(f"{nginx.url}/documents/5", alice).status == 200
+    assert _get(f"{nginx.url}/documents/5", alice, method="PUT").status == 403
+    assert _get(f"{nginx.url}/documents/5", None).status == 401
+    records = wait_for(iamd, lambda rs: len(named(rs, "ForwardAuth")) >= 3)
+    allowed, denied, unsigned = named(records, "ForwardAuth")[:3]
+    assert allowed["requestParameters"]["httpMethod"] == "GET"
+    assert allowed["requestParameters"]["httpPath"] == "/documents/5"
+    assert allowed["userIdentity"]["arn"].endswith(":user/alice") and "errorCode" not in allowed
+    assert denied["errorCode"] == "AccessDenied" and denied["requestParameters"]["action"] == "myapp:PutDocument"
+    assert unsigned["errorCode"] == "Unauthenticated" and unsigned["userIdentity"]["type"] == "Unknown"
+    assert alice[1] not in json.dumps(records)
