@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
 
 from tests.functional.test_audit_trail import named, wait_for
 from tests.functional.test_console_mfa import wrong_code
@@ -67,3 +71,31 @@ def test_second_factor_and_lockout_records(iamd: Server, iam: Any) -> None:
     import base64
 
     assert base64.b32encode(seed).decode().rstrip("=") not in text
+
+
+def test_the_audit_page_for_administrators(iamd: Server, iam: Any) -> None:
+    make_user(iam, "auditor", PASSWORD, {"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"})
+    make_user(iam, "nosy", PASSWORD)
+    iam.create_user(UserName="visible-one")
+    with pytest.raises(ClientError):
+        iamd.client("iam", access_key_id="AKIAUNKNOWNKEY000000", secret_access_key="x" * 40).list_users()
+    wait_for(iamd, lambda rs: any(r["eventName"] == "CreateUser" for r in rs))
+
+    with Console(iamd.url) as c:
+        assert c.sign_in(iamd.account_id, "nosy", PASSWORD).headers["location"] == "/console/home"
+        refused = c.get("/console/audit")
+        assert refused.status_code == 403
+        assert "cloudtrail:LookupEvents" in refused.text
+
+    with Console(iamd.url) as c:
+        assert c.sign_in(iamd.account_id, "auditor", PASSWORD).headers["location"] == "/console/home"
+        page = c.get("/console/audit")
+        assert page.status_code == 200, page.text
+        assert 'id="activity"' in page.text and 'class="calls"' in page.text
+        assert "CreateUser" in page.text and "visible-one" in page.text
+        only = c.get("/console/audit", params={"event_name": "CreateLoginProfile"})
+        assert only.status_code == 200
+        rows = re.findall(r'<tr data-event-id="[^"]+"><td><time>[^<]*</time></td><td>([^<]+)</td>', only.text)
+        assert rows and set(rows) == {"CreateLoginProfile"}
+        bad = c.get("/console/audit", params={"start": "yesterday"})
+        assert bad.status_code == 200 and 'id="query-error"' in bad.text

@@ -29,6 +29,7 @@ from iamd.services.console.sessions import ACTIVE, CHANGE_DUE, MFA_DUE, ConsoleS
 from iamd.services.dispatch import request_context
 from iamd.services.runtime import Runtime
 from iamd.web import console_audit
+from iamd.web.console import audit_page
 from iamd.web.console.http import Reply, cookie, cookies, expired_cookie, form, json_body, json_reply, redirect
 from iamd.web.protocol.form import parse_form
 from iamd.web.protocol.model import ServiceSpec, load_service
@@ -249,6 +250,7 @@ class ConsoleHandler:
             ("GET", "/password"): self.password_page,
             ("POST", "/password"): self.password_change_due,
             ("GET", "/home"): self.home,
+            ("GET", "/audit"): self.audit,
             ("POST", "/switch-role"): self.switch_role,
             ("POST", "/switch-back"): self.switch_back,
             ("POST", "/credentials"): self.credentials,
@@ -501,6 +503,14 @@ class ConsoleHandler:
             signed_in_as=identity.signed_in,
             role=identity.role,
         )
+
+    @signed_in()
+    def audit(self, page: Page) -> Reply:
+        """The audit trail of the signed-in account (root, or ``cloudtrail:LookupEvents``)."""
+        _, identity = page.signed_in_as
+        principal = identity.principal
+        audit_page.may_look_up(self.rt, principal, request_context(page.request, self.rt.settings.identity.region))
+        return page.render("audit.html", **audit_page.page_values(self.rt, principal, page.request.query_string))
 
     @signed_in()
     def switch_role(self, page: Page) -> Reply:
