@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from iamd.core import counters
 from iamd.core.arn import iam_arn, root_arn
 from iamd.core.crypto import SecretBox
 from iamd.core.errors import InvalidClientTokenId
@@ -36,7 +37,9 @@ class CredentialResolver:
 
     def resolve(self, access_key_id: str) -> ResolvedKey:
         cache = self._cache
-        if access_key_id in cache:
+        found = access_key_id in cache
+        counters.count_cache("credentials", found)
+        if found:
             hit = cache[access_key_id]
         else:
             hit = self._load(access_key_id)

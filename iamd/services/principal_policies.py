@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from iamd.core import counters
 from iamd.store import tables as t
 from iamd.store.db import Database
 
@@ -52,6 +53,7 @@ class PrincipalPolicyCache:
     def _get(self, kind: str, entity_id: str) -> PrincipalPolicies:
         key = (kind, entity_id)
         hit = self._cache.get(key)
+        counters.count_cache("policies", hit is not None)
         if hit is not None:
             return hit
         with self._db.read() as conn:

@@ -46,6 +46,7 @@ def test_metrics_count_requests_and_decisions(iamd: Server, iam: Any) -> None:
     assert sample(after, "iamd_request_duration_seconds_count", service="iam") >= 2
     assert sample(after, "iamd_db_query_duration_seconds_count", statement="select") > 0
     assert "# TYPE iamd_console_signins_total counter" in after
+    assert sample(after, "iamd_cache_lookups_total", cache="credentials", result="hit") >= 1
 
 
 @pytest.fixture
