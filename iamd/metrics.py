@@ -80,9 +80,6 @@ AUTHORIZE_SECONDS = Histogram(
     registry=REGISTRY,
 )
 SIGNINS = Counter("iamd_console_signins", "Console sign-in attempts", ["result", "mfa"], registry=REGISTRY)
-CACHE_LOOKUPS = Counter(
-    "iamd_cache_lookups", "Cache lookups by cache and result (hit, miss)", ["cache", "result"], registry=REGISTRY
-)
 DB_SECONDS = Histogram(
     "iamd_db_query_duration_seconds",
     "Time of one database statement",
@@ -122,7 +119,8 @@ def count_signin(success: bool, mfa: bool) -> None:
 
 
 def count_cache(cache: str, hit: bool) -> None:
-    CACHE_LOOKUPS.labels(cache=cache, result="hit" if hit else "miss").inc()
+    """Kept in :mod:`iamd.core.counters` (the caches live below this module) and exposed from there."""
+    counters.count_cache(cache, hit)
 
 
 # -- database latency -------------------------------------------------------------------------------

@@ -577,10 +577,7 @@ def authorization(
         "explanation": decision.explanation,
         "requestedBy": caller.arn or caller.account_id,
     }
-    resources = []
-    resource = names.resource_from_arn(decision.resource)
-    if resource is not None:
-        resources.append(resource)
+    resources = _resources_of(decision.resource)
     return _finish(
         identity=identity,
         origin=origin,
@@ -623,3 +620,39 @@ def service_event(
         additional=additional,
         resources=resources,
     )
+
+
+def authorization_failed(
+    origin: RequestOrigin,
+    *,
+    caller: Identity,
+    error_code: str,
+    error_message: str,
+    endpoint: str = "Authorize",
+    action: str | None = None,
+    resource: str | None = None,
+) -> AuditEvent:
+    """A call to the authorization API that was refused before any decision: the calling service
+    could not be authenticated, may not call ``iamd:Authorize``, or sent a malformed body."""
+    request: dict[str, Any] | None = None
+    if action is not None or resource is not None:
+        request = redact_free({"action": action, "resource": resource})
+    resources = _resources_of(resource)
+    return _finish(
+        identity=caller,
+        origin=origin,
+        source=names.IAMD_SOURCE,
+        name=endpoint,
+        event_type=EventType.API_CALL,
+        read_only=True,
+        recipient=caller.account_id,
+        request=request,
+        error_code=error_code,
+        error_message=error_message,
+        resources=resources,
+    )
+
+
+def _resources_of(arn: str | None) -> list[Resource]:
+    found = names.resource_from_arn(arn) if arn else None
+    return [found] if found is not None else []

@@ -38,6 +38,7 @@ from iamd.audit.record import AuditEvent, RequestOrigin, service_event
 from iamd.audit.sink import JsonlSink, chained_line
 from iamd.core import counters
 from iamd.core.clock import Clock, SystemClock
+from iamd.core.config import Settings
 from iamd.store import tables as t
 from iamd.store.db import Database
 
@@ -139,7 +140,10 @@ class AuditLog:
         max_file_backlog: int = 100_000,
         log_interval: float = 60.0,
         metrics: counters.Counters | None = None,
+        enabled: bool = True,
     ) -> None:
+        self.enabled = enabled
+        """False: records are dropped where they are made (``audit.enabled = false``)."""
         self._db = db
         self._clock: Clock = clock or SystemClock()
         self._sink = file_sink
@@ -163,6 +167,8 @@ class AuditLog:
 
     def record(self, event: AuditEvent) -> None:
         """Queue a record (never blocks on I/O)."""
+        if not self.enabled:
+            return
         with self._lock:
             self._pending.append(event)
             overflow = len(self._pending) - self._max_pending
@@ -179,7 +185,7 @@ class AuditLog:
     # -- the background thread ----------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._thread is not None or not self.enabled:
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="iamd-audit", daemon=True)
@@ -358,3 +364,12 @@ def verify_store(db: Database, expected_head: Anchor | None = None, batch_size: 
         for batch in iter_chain(conn, batch_size):
             verifier.feed(batch)
     return verifier.finish(expected_head)
+
+
+def audit_log(settings: Settings, db: Database, clock: Clock) -> AuditLog:
+    """The node's audit writer as the settings say (``audit.*``); its thread starts with :meth:`AuditLog.start`."""
+    s = settings.audit
+    sink = None
+    if s.file_dir is not None:
+        sink = JsonlSink(s.file_dir, max_bytes=s.file_max_bytes, max_age=s.file_max_age_seconds, clock=clock)
+    return AuditLog(db, clock=clock, file_sink=sink, flush_interval=s.flush_interval_seconds, enabled=s.enabled)

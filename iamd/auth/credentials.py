@@ -26,7 +26,7 @@ class CredentialResolver:
         self._db = db
         self._box = box
         self._partition = partition
-        self._cache: LoadingCache[str, ResolvedKey | None] = LoadingCache(max_entries)
+        self._cache: LoadingCache[str, ResolvedKey | None] = LoadingCache(max_entries, metric="credentials")
 
     def clear(self) -> None:
         self._cache.clear()

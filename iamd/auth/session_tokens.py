@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from iamd.core import counters
 from iamd.core.clock import Clock
 from iamd.core.crypto import constant_time_equals
 from iamd.core.errors import ExpiredToken, InvalidClientTokenId
@@ -188,6 +189,7 @@ class TokenCache:
         if not token:
             raise InvalidClientTokenId()
         hit = self._entries.get(token)
+        counters.count_cache("session_token", hit is not None)
         if hit is None:
             claims = ring.open(token)
             hit = (claims, principal_from_claims(claims))

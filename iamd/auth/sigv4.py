@@ -583,11 +583,20 @@ class SigV4Verifier:
 
     # -- canonical forms -----------------------------------------------------------------------------
 
-    def canonical_request(self, request: HttpRequest, info: SignatureInfo, *, omit_security_token: bool = False) -> str:
+    def canonical_request(
+        self,
+        request: HttpRequest,
+        info: SignatureInfo,
+        *,
+        omit_security_token: bool = False,
+        payload_hash: str | None = None,
+    ) -> str:
         """The canonical request AWS builds for ``request``.
 
         ``omit_security_token`` leaves ``X-Amz-Security-Token`` out of a presigned request's canonical
         query, for signers that add the token after signing (as AWS IoT clients do).
+        ``payload_hash`` (hex SHA-256) stands for the body when iamd checks a request it did not
+        receive itself (the authorization API: the resource server sends the body's hash).
         """
         if info.presigned:
             exclude = frozenset({_Q_SIGNATURE, _Q_TOKEN}) if omit_security_token else frozenset({_Q_SIGNATURE})
@@ -609,8 +618,10 @@ class SigV4Verifier:
                 f"'{missing}' is named as a SignedHeader, but it does not exist in the HTTP request"
             )
         header_lines = "".join([f"{name}:{','.join(values[name])}\n" for name in signed])
-        payload_hash = request.header("x-amz-content-sha256")
-        if payload_hash is None:
+        claimed = request.header("x-amz-content-sha256")
+        if claimed is not None:
+            payload_hash = claimed
+        elif payload_hash is None:
             payload_hash = hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
         return (
             f"{request.method}\n"
@@ -621,8 +632,15 @@ class SigV4Verifier:
             f"{payload_hash}"
         )
 
-    def string_to_sign(self, request: HttpRequest, info: SignatureInfo, *, omit_security_token: bool = False) -> str:
-        creq = self.canonical_request(request, info, omit_security_token=omit_security_token)
+    def string_to_sign(
+        self,
+        request: HttpRequest,
+        info: SignatureInfo,
+        *,
+        omit_security_token: bool = False,
+        payload_hash: str | None = None,
+    ) -> str:
+        creq = self.canonical_request(request, info, omit_security_token=omit_security_token, payload_hash=payload_hash)
         return self._string_to_sign(info, creq)
 
     @staticmethod
@@ -636,34 +654,52 @@ class SigV4Verifier:
     # -- verify --------------------------------------------------------------------------------------
 
     def expected_signature(
-        self, request: HttpRequest, info: SignatureInfo, secret_access_key: str, *, omit_security_token: bool = False
+        self,
+        request: HttpRequest,
+        info: SignatureInfo,
+        secret_access_key: str,
+        *,
+        omit_security_token: bool = False,
+        payload_hash: str | None = None,
     ) -> str:
-        sts = self.string_to_sign(request, info, omit_security_token=omit_security_token)
+        sts = self.string_to_sign(request, info, omit_security_token=omit_security_token, payload_hash=payload_hash)
         key = self.signing_key(secret_access_key, info.scope_date, info.region, info.service)
         return hmac.digest(key, sts.encode("utf-8", "surrogatepass"), "sha256").hex()
 
-    def verify(self, request: HttpRequest, info: SignatureInfo, secret_access_key: str) -> None:
-        """Recompute the signature of ``request``; raise SignatureDoesNotMatch unless it is ``info.signature``."""
-        self._check_payload_hash(request)
+    def verify(
+        self, request: HttpRequest, info: SignatureInfo, secret_access_key: str, *, payload_hash: str | None = None
+    ) -> None:
+        """Recompute the signature of ``request``; raise SignatureDoesNotMatch unless it is ``info.signature``.
+
+        ``payload_hash``: the hex SHA-256 of a body iamd was not sent (it stands for ``request.body``);
+        ``UNSIGNED-PAYLOAD`` when nobody hashed the body (a proxy's check): an ``X-Amz-Content-SHA256``
+        claim is then taken as it is, and whoever receives the body must check it.
+        """
+        self._check_payload_hash(request, payload_hash)
         provided = info.signature.encode("utf-8", "surrogatepass")
-        expected = self.expected_signature(request, info, secret_access_key)
+        expected = self.expected_signature(request, info, secret_access_key, payload_hash=payload_hash)
         if hmac.compare_digest(expected.encode("ascii"), provided):
             return
         if info.presigned and info.security_token is not None and _Q_TOKEN in request.query_string:
             # Some signers (AWS IoT style) append the session token after signing.
-            expected = self.expected_signature(request, info, secret_access_key, omit_security_token=True)
+            expected = self.expected_signature(
+                request, info, secret_access_key, omit_security_token=True, payload_hash=payload_hash
+            )
             if hmac.compare_digest(expected.encode("ascii"), provided):
                 return
         raise SignatureDoesNotMatch()
 
     @staticmethod
-    def _check_payload_hash(request: HttpRequest) -> None:
+    def _check_payload_hash(request: HttpRequest, payload_hash: str | None = None) -> None:
         claimed = request.header("x-amz-content-sha256")
-        if claimed is None:
+        if claimed is None or payload_hash == UNSIGNED_PAYLOAD:
             return
         body = request.body
-        if claimed == UNSIGNED_PAYLOAD and not body:
+        if payload_hash is not None:
+            actual = payload_hash
+        else:
+            actual = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        if claimed == UNSIGNED_PAYLOAD and actual == EMPTY_SHA256:
             return
-        actual = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         if claimed != actual:
             raise SignatureDoesNotMatch("The provided 'x-amz-content-sha256' header does not match what was computed.")

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamd.cli import logs, policies_cmd, policy_cmd, rolesanywhere_cmd, services_cmd, workloads_cmd
+from iamd.cli import audit_cmd, logs, policies_cmd, policy_cmd, rolesanywhere_cmd, services_cmd, workloads_cmd
 from iamd.core.clock import iso8601
 from iamd.core.config import OPTIONS, STORE_PREPARED_VARIABLE, Settings, load_settings, settings_to_env
 from iamd.core.options import Option
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy_cmd.register(sub)
     policies_cmd.register(sub, lambda p: _store_options(p, suppress=True))
+    audit_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     services_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     workloads_cmd.register(sub, lambda p: _store_options(p, suppress=True))
     rolesanywhere_cmd.register(sub, lambda p: _store_options(p, suppress=True))
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return rolesanywhere_cmd.run(args, settings)
     if args.command == "services":
         return services_cmd.run(args, settings)
+    if args.command == "audit":
+        return audit_cmd.run(args, settings)
     return admin_command(args, settings)
 
 
@@ -210,6 +213,8 @@ def serve(settings: Settings) -> int:
     os.environ.update(settings_to_env(settings))
     os.environ[STORE_PREPARED_VARIABLE] = "1"
     server, level = settings.server, settings.logging.log_level
+    if server.workers > 1 and settings.metrics.enabled:
+        _prepare_metrics_dir(settings)
     proxies = server.forwarded_allow_ips
     uvicorn.run(
         "iamd.web.app:create_app",
@@ -229,6 +234,17 @@ def serve(settings: Settings) -> int:
         ssl_keyfile=str(server.tls_key) if server.tls_key else None,
     )
     return 0
+
+
+def _prepare_metrics_dir(settings: Settings) -> None:
+    """Several workers share their metrics through files: the directory is set before any worker starts."""
+    import tempfile
+
+    from iamd import metrics
+
+    data_dir = settings.store.data_dir
+    path = data_dir / "metrics" if data_dir is not None else Path(tempfile.mkdtemp(prefix="iamd-metrics-"))
+    metrics.prepare_multiprocess_dir(path)
 
 
 def accounts_command(args: argparse.Namespace, settings: Settings) -> int:

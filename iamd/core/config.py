@@ -364,6 +364,65 @@ class LoggingSettings(Section):
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings(Section):
+    """The audit trail: CloudTrail-shaped records of every call and decision ([operations.md](operations.md))."""
+
+    enabled: bool = option(True, env="IAMD_AUDIT", help="Record every API call, sign-in and decision in the database.")
+    retention_days: int = option(
+        90,
+        env="IAMD_AUDIT_RETENTION_DAYS",
+        minimum=0,
+        help="Records older than this are pruned once a day (0 keeps everything).",
+    )
+    file_dir: Path | None = option(
+        None,
+        env="IAMD_AUDIT_FILE_DIR",
+        metavar="DIR",
+        default_text="off",
+        help="Also write the records to rotated JSONL files here (e.g. `DIR/audit`); a copy of the chain's head.",
+    )
+    file_max_bytes: int = option(
+        100 * 1024 * 1024, env="IAMD_AUDIT_FILE_MAX_BYTES", minimum=1, help="Rotate an audit file at this size."
+    )
+    file_max_age_seconds: float = option(
+        86400.0, env="IAMD_AUDIT_FILE_MAX_AGE_SECONDS", minimum=1, help="Rotate an audit file at this age."
+    )
+    flush_interval_seconds: float = option(
+        0.25,
+        env="IAMD_AUDIT_FLUSH_INTERVAL_SECONDS",
+        minimum=0.01,
+        help="How often queued records are written (one transaction per batch).",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings(Section):
+    """Prometheus metrics on `GET /metrics` ([operations.md](operations.md))."""
+
+    enabled: bool = option(
+        True, env="IAMD_METRICS", help="Serve `GET /metrics` (no authentication: bind or firewall it)."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardAuthSettings(Section):
+    """Forward-auth for reverse proxies ([forward-auth.md](forward-auth.md))."""
+
+    rules_file: Path | None = option(
+        None,
+        env="IAMD_FORWARD_AUTH_RULES",
+        metavar="FILE",
+        default_text="off",
+        help="The rules file (TOML) mapping requests to actions and resources; serves `/v1/forward-auth`.",
+    )
+    envoy_prefix: str = option(
+        "/v1/forward-auth/envoy",
+        env="IAMD_FORWARD_AUTH_ENVOY_PREFIX",
+        help="The path under which Envoy's `ext_authz` (`path_prefix`) sends the original path.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings(Section):
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
@@ -376,6 +435,9 @@ class Settings(Section):
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    forward_auth: ForwardAuthSettings = field(default_factory=ForwardAuthSettings)
 
 
 OPTIONS: tuple[Option, ...] = options_of(Settings)

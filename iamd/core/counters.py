@@ -66,3 +66,11 @@ class Counters:
 
 DEFAULT = Counters()
 """The process-wide registry."""
+
+
+CACHE_LOOKUPS = "iamd_cache_lookups_total"
+
+
+def count_cache(cache: str, hit: bool) -> None:
+    """A lookup in one of the node's caches (``session_token``, ``credentials``, ``policies``)."""
+    DEFAULT.increment(CACHE_LOOKUPS, cache=cache, result="hit" if hit else "miss")

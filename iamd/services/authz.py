@@ -160,6 +160,7 @@ class Authorizer:
         resource_account: str | None = None,
         resource_policy_required: bool = False,
         resource_service_linked: bool = False,
+        organization: OrgInputs | None = None,
     ) -> Decision:
         """The engine's decision for ``caller`` doing ``action`` on ``resource`` (no exception).
 
@@ -167,6 +168,7 @@ class Authorizer:
         (``resource_account``, else the caller's), with the organization condition keys; a
         service-linked role as the resource (``resource_service_linked``: AssumeRole of one) gets no
         RCPs ("RCPs also do not impact AWS services' ability to assume a service-linked role").
+        ``organization``: the levels and keys when the caller has them already (the authorization API).
         """
         now = self._clock.time()
         claims = session_of(caller)
@@ -180,7 +182,7 @@ class Authorizer:
             role_arn = claims.role_arn
             source_identity = claims.source_identity
             session_policies = self._session_policies(claims)
-        org = self.organization_inputs(caller.account_id, resource_account or caller.account_id)
+        org = organization or self.organization_inputs(caller.account_id, resource_account or caller.account_id)
         full_context: dict[str, str | Sequence[str]] = {**session_context(claims, now), **context, **org.context}
         if caller.kind is PrincipalKind.SERVICE:
             full_context.update(self._source_organization(context))

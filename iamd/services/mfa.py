@@ -33,6 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from iamd.audit import hooks as audit_hooks
 from iamd.core import counters, totp
 from iamd.core.config import MfaSettings
 from iamd.core.crypto import SecretBox
@@ -260,6 +261,14 @@ def _verify(
         values.update(count=0, locks=locks, locked_until=now + seconds)
         record_event(conn, serial, "locked", now, actor, f"{count} wrong codes; lock {locks} in a row for {seconds} s")
         metrics.increment(LOCKOUTS, purpose=purpose)
+        audit_hooks.mfa_device_locked(
+            serial=serial,
+            account_id=actor.account_id,
+            locked_seconds=seconds,
+            failures=count,
+            source_ip=actor.source_ip,
+            now=now,
+        )
         log.warning(
             "MFA device %s locked for %d s after %d wrong codes in a row (lock %d in a row; %s by %s from %s)",
             serial,

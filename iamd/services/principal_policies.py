@@ -34,7 +34,7 @@ class PrincipalPolicies:
 class PrincipalPolicyCache:
     def __init__(self, db: Database, max_entries: int = 50_000) -> None:
         self._db = db
-        self._cache: LoadingCache[tuple[str, str], PrincipalPolicies] = LoadingCache(max_entries)
+        self._cache: LoadingCache[tuple[str, str], PrincipalPolicies] = LoadingCache(max_entries, metric="policies")
 
     def clear(self) -> None:
         self._cache.clear()

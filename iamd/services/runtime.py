@@ -12,6 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from iamd.audit import hooks as audit_hooks
+from iamd.audit.store import audit_log
 from iamd.auth.credentials import CredentialResolver
 from iamd.auth.jwks import HttpsFetcher, JwksCache, JwksError, JwksSettings, offline_key_sets
 from iamd.auth.session_tokens import TokenCache
@@ -83,6 +85,8 @@ class Runtime:
         self.token_cache = TokenCache()
         self.jwks = _jwks_cache(settings, self.clock)
         """OIDC providers' signing keys, shared by this node's request threads."""
+        self.audit = audit_log(settings, self.db, self.clock)
+        audit_hooks.install(self.audit)
         self.services = NodeServices(
             clock=self.clock,
             box=self.box,
@@ -201,6 +205,8 @@ class Runtime:
     def reset(self) -> None:
         """Dev only: wipe every entity and re-create the default account."""
         self.key_usage.discard()
+        while self.audit.flush():  # records of before the reset go with the rest
+            pass
         self.db.wipe()
         with self.db.write() as conn:
             aws_managed.seed(conn, self.settings.identity.partition, self.clock.time())
@@ -209,6 +215,7 @@ class Runtime:
 
     def close(self) -> None:
         self.key_usage.flush()
+        self.audit.close()  # writes what is still queued
         self.db.dispose()
 
     @property

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from iamd.core import counters
 from iamd.core.clock import Clock
 from iamd.store.db import Database
 
@@ -28,7 +29,9 @@ class LoadingCache(Generic[K, V]):
     storing it would serve that as fresh until the next change.
     """
 
-    def __init__(self, max_entries: int = 50_000) -> None:
+    def __init__(self, max_entries: int = 50_000, *, metric: str | None = None) -> None:
+        self._metric = metric
+        """Counted as ``iamd_cache_lookups_total{cache=metric}`` when set."""
         self._entries: dict[K, V] = {}
         self._max = max_entries
         self._generation = 0
@@ -45,7 +48,10 @@ class LoadingCache(Generic[K, V]):
 
     def get(self, key: K, load: Callable[[], V]) -> V:
         entries = self._entries
-        if key in entries:
+        found = key in entries
+        if self._metric is not None:
+            counters.count_cache(self._metric, found)
+        if found:
             return entries[key]
         loaded_at = self._generation  # read before the load starts: a clear after it is seen below
         value = load()

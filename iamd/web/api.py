@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from iamd.auth.sigv4 import SignatureInfo
@@ -17,7 +18,6 @@ from iamd.core.errors import (
     AwsError,
     InternalFailure,
     InvalidAction,
-    InvalidClientTokenId,
     InvalidHttpRequest,
     MissingAuthenticationToken,
     NotImplementedOperation,
@@ -26,10 +26,13 @@ from iamd.core.errors import (
 )
 from iamd.core.http import HttpRequest
 from iamd.core.principal import Principal, PrincipalKind
+from iamd.services.callers import Caller, resolve_caller
 from iamd.services.dispatch import UNSIGNED_CALLER, dispatch, request_context
 from iamd.services.runtime import Runtime
 from iamd.services.service_principals import called_via_keys, forwarded_caller, source_keys
+from iamd.web import audit_trail
 from iamd.web.access_log import AccessRecord
+from iamd.web.audit_trail import ApiCall
 from iamd.web.protocol.form import MAX_BODY, merge_params, parse_form
 from iamd.web.protocol.json_codec import WireResponse
 from iamd.web.protocol.json_protocol import (
@@ -79,41 +82,49 @@ class ApiHandler:
         seen: list[ServiceSpec] = []
         if _is_json(request):
             return _wire(self._handle_json_answer(request, request_id, seen, record))
+        call = audit_trail.begin(self.runtime, request, request_id)
         try:
-            return _xml(200, self._handle(request, request_id, seen, record), request_id)
+            response = _xml(200, self._handle(request, request_id, seen, record, call), request_id)
         except AwsError as err:
             record.error_code = err.code
+            call.error = err
             namespace = seen[0].xml_namespace if seen else None
-            return _xml(err.status, serialize_error(err, request_id, xml_namespace=namespace), request_id)
+            response = _xml(err.status, serialize_error(err, request_id, xml_namespace=namespace), request_id)
         except Exception:
             log.exception("unhandled error in request %s", request_id)
-            failure = InternalFailure()
-            return _xml(failure.status, serialize_error(failure, request_id), request_id)
+            failure = call.error = InternalFailure()
+            response = _xml(failure.status, serialize_error(failure, request_id), request_id)
+        audit_trail.finish(self.runtime, call, response[0])
+        return response
 
-    def _handle(self, request: HttpRequest, request_id: str, seen: list[ServiceSpec], record: AccessRecord) -> bytes:
+    def _handle(
+        self, request: HttpRequest, request_id: str, seen: list[ServiceSpec], record: AccessRecord, call: ApiCall
+    ) -> bytes:
         rt = self.runtime
         if len(request.body) > MAX_BODY:
             raise RequestEntityTooLarge()
         params = _request_params(request)
-        action = record.action = parse_action(params)
+        action = record.action = call.action = parse_action(params)
         rt.watcher.refresh_if_due()
 
-        info = rt.verifier.parse(request, params)
+        info = call.info = rt.verifier.parse(request, params)
         if info is None:
-            return self._unsigned(request, action, params, request_id, seen, record)
-        service = record.service = info.service
+            return self._unsigned(request, action, params, request_id, seen, record, call)
+        service = record.service = call.service = info.service
         if service not in self.specs:
             raise SignatureDoesNotMatch("Credential should be scoped to correct service: 'iam'. ")
         spec = self.specs[service]
         seen.append(spec)
 
-        caller = record_caller(rt, request, info, record)
+        call.caller = record_caller(rt, request, info, record)
+        caller = call.caller.principal
         if action not in spec.operations:
             raise InvalidAction(f"Could not find operation {action} for version {spec.api_version}")
         if (service, action) not in rt.operations:
             raise NotImplementedOperation(f"iamd does not implement {service}:{action} yet")
-        inputs = parse_input(spec, action, params)
-        result = run(rt, request, info, caller, action, inputs, request_id, record)
+        call.known_operation = True
+        inputs = call.inputs = parse_input(spec, action, params)
+        result = call.result = run(rt, request, info, caller, action, inputs, request_id, record)
         return serialize_result(spec, action, dict(result) if result else None, request_id)
 
     def _unsigned(
@@ -124,6 +135,7 @@ class ApiHandler:
         request_id: str,
         seen: list[ServiceSpec],
         record: AccessRecord,
+        call: ApiCall,
     ) -> bytes:
         """A request without a signature: only operations declared ``unsigned`` are served."""
         rt, spec = self.runtime, self.specs[UNSIGNED_SERVICE]
@@ -133,12 +145,13 @@ class ApiHandler:
         operation = rt.operations.get((UNSIGNED_SERVICE, action))
         if operation is None or not operation.unsigned:
             raise NotImplementedOperation(f"iamd does not implement {UNSIGNED_SERVICE}:{action} yet")
-        record.service = UNSIGNED_SERVICE
+        record.service = call.service = UNSIGNED_SERVICE
         seen.append(spec)
-        inputs = parse_input(spec, action, params)
+        call.known_operation = call.unsigned = True
+        inputs = call.inputs = parse_input(spec, action, params)
         record.dispatched = True
         region = rt.settings.identity.region
-        result = dispatch(
+        result = call.result = dispatch(
             rt,
             UNSIGNED_SERVICE,
             action,
@@ -185,7 +198,7 @@ class ApiHandler:
             expected = " or ".join(f"'{name}'" for name in self.json_specs)
             raise SignatureDoesNotMatch(f"Credential should be scoped to correct service: {expected}. ")
         seen.append(spec)
-        caller = record_caller(rt, request, info, record)
+        caller = record_caller(rt, request, info, record).principal
         action, inputs = parse_json_request(
             spec, request.header("x-amz-target"), request.body, content_type=request.header("content-type")
         )
@@ -228,20 +241,15 @@ def run(
     return result
 
 
-def record_caller(rt: Runtime, request: HttpRequest, info: SignatureInfo, record: AccessRecord) -> Principal:
-    """The principal whose key signed ``request`` (signature verified), noted in the access record."""
-    if info.access_key_id.startswith("ASIA"):
-        claims, caller = rt.token_cache.resolve(rt.token_keys.ring(), info.security_token, info.access_key_id, rt.clock)
-        rt.verifier.verify(request, info, claims.secret_access_key)
-    else:
-        if info.security_token is not None:  # a long-term key takes no session token: AWS refuses the pair
-            raise InvalidClientTokenId()
-        resolved = rt.resolver.resolve(info.access_key_id)
-        rt.verifier.verify(request, info, resolved.secret_access_key)
-        caller = resolved.principal
-        if caller.kind is PrincipalKind.SERVICE:  # a forward access session: the service acts for a user
-            caller = forwarded_caller(rt, request, info.signed_headers, caller) or caller
-    record.principal = caller.arn
+def record_caller(rt: Runtime, request: HttpRequest, info: SignatureInfo, record: AccessRecord) -> Caller:
+    """Who signed ``request`` (signature verified), noted in the access record; a registered service
+    that forwards a user's session acts as that user (a forward access session)."""
+    caller = resolve_caller(rt, request, info)
+    if caller.principal.kind is PrincipalKind.SERVICE:
+        forwarded = forwarded_caller(rt, request, info.signed_headers, caller.principal)
+        if forwarded is not None:
+            caller = replace(caller, principal=forwarded)
+    record.principal = caller.principal.arn
     return caller
 
 
@@ -268,15 +276,7 @@ def _wire(response: WireResponse) -> Response:
 def authenticate(rt: Runtime, request: HttpRequest, info: SignatureInfo) -> Principal:
     """The caller whose key signed ``request`` (a session's ``ASIA`` key with its token, or a long-term key);
     the signature is verified."""
-    if info.access_key_id.startswith("ASIA"):
-        claims, caller = rt.token_cache.resolve(rt.token_keys.ring(), info.security_token, info.access_key_id, rt.clock)
-        rt.verifier.verify(request, info, claims.secret_access_key)
-        return caller
-    if info.security_token is not None:  # a long-term key takes no session token: AWS refuses the pair
-        raise InvalidClientTokenId()
-    resolved = rt.resolver.resolve(info.access_key_id)
-    rt.verifier.verify(request, info, resolved.secret_access_key)
-    return resolved.principal
+    return resolve_caller(rt, request, info).principal
 
 
 def _request_params(request: HttpRequest) -> dict[str, str]:

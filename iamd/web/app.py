@@ -18,6 +18,7 @@ from iamd.services.runtime import Runtime
 from iamd.web.access_log import AccessLog, AccessRecord
 from iamd.web.api import ApiHandler
 from iamd.web.console.handler import ConsoleHandler
+from iamd.web.extra import ExtraRoutes
 from iamd.web.protocol.form import MAX_BODY
 from iamd.web.protocol.xml_serializer import serialize_error
 from iamd.web.rolesanywhere import PATH as CREATE_SESSION_PATH
@@ -48,6 +49,7 @@ class IamdApp:
         self.workloads = WorkloadsHandler(self.runtime)
         self.create_session = CreateSessionHandler(self.runtime)
         self.rolesanywhere = RolesAnywhereApi(self.runtime)
+        self.extra = ExtraRoutes(self.runtime)
         self.access_log = AccessLog(settings.server.access_log, self.runtime.clock)
         self.ready = False
         self._prepare = prepare
@@ -71,6 +73,7 @@ class IamdApp:
                 try:
                     if self._prepare:
                         await loop.run_in_executor(self._executor, self._startup)
+                    self.extra.start()
                     self.ready = True
                     start_account_creation(self.runtime.services)  # CreateAccount requests a stopped node left
                     self._flusher = asyncio.create_task(self._flush_key_usage())
@@ -161,6 +164,9 @@ class IamdApp:
         if self.rolesanywhere.serves(path):  # Roles Anywhere's control plane (REST-JSON, SigV4)
             await self._off_loop(scope, receive, send, self.rolesanywhere.handle)
             return
+        if path.startswith("/v1/") or path == "/metrics":
+            await self._extra(scope, receive, send, path, method)
+            return
         if path != "/":
             await _respond(send, 404, b"not found\n", b"text/plain")
             return
@@ -177,6 +183,19 @@ class IamdApp:
         record.api = True
         status, headers, payload = await asyncio.get_running_loop().run_in_executor(
             self._executor, self.api.handle, request, record
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _extra(self, scope: Scope, receive: Receive, send: Send, path: str, method: str) -> None:
+        """The authorization API, forward-auth and /metrics (iamd.web.extra)."""
+        body = await _read_body(receive)
+        if body is None:
+            await _respond(send, 413, b"request too large\n", b"text/plain")
+            return
+        request = _request(scope, method, path, body)
+        status, headers, payload = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.extra.handle, request
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

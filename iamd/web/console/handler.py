@@ -29,6 +29,8 @@ from iamd.services.console.identity import Identity, identity_of
 from iamd.services.console.sessions import ACTIVE, CHANGE_DUE, MFA_DUE, ConsoleSession
 from iamd.services.dispatch import request_context
 from iamd.services.runtime import Runtime
+from iamd.web import console_audit
+from iamd.web.console import audit_page
 from iamd.web.console.http import Reply, cookie, cookies, expired_cookie, form, json_body, json_reply, redirect
 from iamd.web.protocol.form import parse_form
 from iamd.web.protocol.model import ServiceSpec, load_service
@@ -264,6 +266,7 @@ class ConsoleHandler:
             ("GET", "/password"): self.password_page,
             ("POST", "/password"): self.password_change_due,
             ("GET", "/home"): self.home,
+            ("GET", "/audit"): self.audit,
             ("POST", "/switch-role"): self.switch_role,
             ("POST", "/switch-back"): self.switch_back,
             ("POST", "/credentials"): self.credentials,
@@ -381,13 +384,28 @@ class ConsoleHandler:
                     self.rt, f.get("account", ""), f.get("username", ""), f.get("password", ""), page.source_ip
                 )
         except ConsoleError as err:
+            self._audit_password(page, None)
             return _retry_after(self.signin_page(page, err.message, err.status, f), err.retry_after)
+        self._audit_password(page, started.session)
         previous = page.session
         if previous is not None:  # signing in again ends whatever half or whole session the cookie held
             with self.rt.db.side_write() as conn:
                 sessions.end(conn, previous.id)
         page.start_session(started)
         return page.go(_next_step(started.session))
+
+    def _audit_password(self, page: Page, session: ConsoleSession | None) -> None:
+        f = page.form
+        console_audit.password_step(
+            self.rt,
+            page.request,
+            root=f.get("kind") == "root",
+            account_ref=f.get("account", ""),
+            user_name=f.get("username", ""),
+            email=f.get("email", ""),
+            password=f.get("password", ""),
+            session=session,
+        )
 
     def mfa_page(self, page: Page, error: str | None = None, status: int = 200) -> Reply:
         session = page.session
@@ -407,7 +425,19 @@ class ConsoleHandler:
                 self.rt, session, page.form.get("serial", ""), page.form.get("code", ""), page.source_ip
             )
         except ConsoleError as err:
+            serial = page.form.get("serial", "")
+            console_audit.second_factor(
+                self.rt, page.request, session=session, passed=None, serial=serial, code=page.form.get("code", "")
+            )
             return _retry_after(self.mfa_page(page, err.message, err.status), err.retry_after)
+        console_audit.second_factor(
+            self.rt,
+            page.request,
+            session=session,
+            passed=started.session,
+            serial=page.form.get("serial", ""),
+            code=page.form.get("code", ""),
+        )
         page.start_session(started)
         return page.go(_next_step(started.session))
 
@@ -442,12 +472,16 @@ class ConsoleHandler:
             raise
         except ConsoleError:
             signin.record_failure(self.rt, mfa_key, page.source_ip, now, shared=session is None)
+            console_audit.second_factor(self.rt, page.request, session=session, passed=None, serial="", kind="fido")
             raise
         if session is None:
             session = signin.start_for_passkey(self.rt, result.account_id, result.user_id, page.source_ip)
             started = signin.second_factor_passed(self.rt, session, result.serial, multi_factor=result.user_verified)
         else:
             started = signin.second_factor_passed(self.rt, session, result.serial, multi_factor=True)
+        console_audit.second_factor(
+            self.rt, page.request, session=session, passed=started.session, serial=result.serial, kind="fido"
+        )
         page.start_session(started)
         return page.json({"redirect": _next_step(started.session)})
 
@@ -488,6 +522,14 @@ class ConsoleHandler:
             signed_in_as=identity.signed_in,
             role=identity.role,
         )
+
+    @signed_in()
+    def audit(self, page: Page) -> Reply:
+        """The audit trail of the signed-in account (root, or ``cloudtrail:LookupEvents``)."""
+        _, identity = page.signed_in_as
+        principal = identity.principal
+        audit_page.may_look_up(self.rt, principal, request_context(page.request, self.rt.settings.identity.region))
+        return page.render("audit.html", **audit_page.page_values(self.rt, principal, page.request.query_string))
 
     @signed_in()
     def switch_role(self, page: Page) -> Reply:

@@ -108,6 +108,9 @@ def test_the_sections() -> None:
         "console.throttle",
         "quotas",
         "logging",
+        "audit",
+        "metrics",
+        "forward_auth",
     ]
 
 
